@@ -1,0 +1,132 @@
+"""Read any supported input into the canonical invoice, or reject it with a precise reason.
+
+Supported now: CII D16B (all Factur-X profiles), UBL 2.1 invoice and credit note, Factur-X /
+ZUGFeRD 2.x PDFs (embedded XML), and our JSON. Everything else is a `RejectedInput` whose
+message says exactly why, so that the pipeline records a rejection and keeps the original."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from ..errors import RejectedInput
+from ..model.invoice import Invoice
+from . import xmlsafe
+from .detect import Kind, sniff, xml_kind
+
+# The factur-x library logs every XSD/parse detail at WARNING/ERROR; we report our own reasons.
+logging.getLogger("factur-x").setLevel(logging.CRITICAL)
+
+
+@dataclass
+class ReadResult:
+    invoice: Invoice
+    kind: Kind  # what the input was (for a PDF: Kind.PDF)
+    syntax: Kind  # the structured syntax read (CII / UBL / JSON)
+    xml: bytes | None = None  # the structured XML, when there is one
+    pdf: bytes | None = None  # the supplier's PDF (the readable copy), when there is one
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024 * 1024) -> ReadResult:
+    if not data:
+        raise RejectedInput("the file is empty", code="empty")
+    if len(data) > max_bytes:
+        raise RejectedInput(f"the file is {len(data)} bytes, over the {max_bytes}-byte limit", code="too_large")
+    kind = sniff(data)
+    if kind is Kind.PDF:
+        return _read_pdf(data, max_bytes=max_bytes)
+    if kind is Kind.JSON:
+        return _read_json(data)
+    if kind is Kind.XML_OTHER:
+        return _read_xml(data)
+    if kind is Kind.EDIFACT:
+        raise RejectedInput("EDIFACT INVOIC input is not supported yet", code="unsupported_edifact")
+    raise RejectedInput("unrecognised file: neither PDF, XML nor JSON", code="unknown_format")
+
+
+def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None = None) -> ReadResult:
+    root = xmlsafe.parse(data, what="the XML")
+    kind = xml_kind(root)
+    if kind is Kind.ZUGFERD1:
+        raise RejectedInput("legacy ZUGFeRD 1.0 XML (CrossIndustryDocument) is not supported; "
+                            "ask the supplier for ZUGFeRD 2.x / Factur-X", code="zugferd1")
+    if kind is Kind.ORDERX:
+        raise RejectedInput("this is an Order-X purchase order, not an invoice", code="not_an_invoice")
+    if kind not in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
+        from lxml import etree
+
+        qn = etree.QName(root)
+        raise RejectedInput(f"XML root <{qn.localname}> in namespace '{qn.namespace or ''}' is not a CII or UBL invoice",
+                            code="not_an_invoice")
+    from facturx.parse_xml import parse_ubl_cii_xml
+
+    try:
+        data_dict = parse_ubl_cii_xml(data, float_as="string", date_as="date", bytes_as="bytes", check_xsd=False)
+    except Exception as exc:  # the library raises bare Exceptions with a readable message
+        raise RejectedInput(f"the {kind.value} XML cannot be read: {_first_line(exc)}", code="unreadable_xml") from exc
+    try:
+        invoice = Invoice.model_validate(data_dict)
+    except ValidationError as exc:
+        raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
+    return ReadResult(invoice=invoice, kind=container or kind, syntax=kind, xml=data, pdf=pdf)
+
+
+def _read_json(data: bytes) -> ReadResult:
+    try:
+        payload = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RejectedInput(f"the JSON is not valid: {exc}", code="json_malformed") from exc
+    if not isinstance(payload, dict):
+        raise RejectedInput("the JSON must be an object describing one invoice", code="json_not_object")
+    payload = payload.get("invoice", payload)
+    try:
+        invoice = Invoice.model_validate(payload)
+    except ValidationError as exc:
+        raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
+    return ReadResult(invoice=invoice, kind=Kind.JSON, syntax=Kind.JSON)
+
+
+def _read_pdf(data: bytes, *, max_bytes: int) -> ReadResult:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise RejectedInput("the PDF is encrypted; Facteur cannot read its embedded invoice", code="pdf_encrypted")
+        attachments = reader.attachments  # {name: [bytes, ...]}
+    except RejectedInput:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError) as exc:
+        raise RejectedInput(f"the PDF is corrupt or unreadable: {_first_line(exc)}", code="pdf_corrupt") from exc
+    names = {n.lower(): n for n in attachments}
+    for wanted in ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"):
+        if wanted in names:
+            xml = attachments[names[wanted]][0]
+            if len(xml) > max_bytes:
+                raise RejectedInput("the embedded XML is over the size limit", code="too_large")
+            return _read_xml(xml, container=Kind.PDF, pdf=data)
+    if any(n.lower().endswith(".xml") for n in attachments):
+        listed = ", ".join(sorted(attachments))
+        raise RejectedInput(f"the PDF embeds XML files ({listed}) but none named factur-x.xml, "
+                            "zugferd-invoice.xml or xrechnung.xml", code="pdf_no_invoice_xml")
+    raise RejectedInput("the PDF has no embedded invoice XML (plain PDF); no extraction template is configured "
+                        "for this supplier", code="pdf_plain")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:8]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    more = f" (+{exc.error_count() - 8} more)" if exc.error_count() > 8 else ""
+    return "the invoice is incomplete or invalid: " + "; ".join(parts) + more

@@ -1,0 +1,93 @@
+"""The directory: suppliers (tenants), their customers (buyers), and each customer's recipients
+by role and channel, with what the customer expects and the milestones to watch."""
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Role(str, Enum):
+    PAYER = "payer"  # accounts payable
+    VALIDATOR = "validator"  # the person who approves the invoice
+    CENTRAL_PURCHASING = "central_purchasing"
+    PAYING_OFFICE = "paying_office"
+    COLLECTION_AGENCY = "collection_agency"
+    COPY = "copy"
+
+
+class Channel(str, Enum):
+    EMAIL = "email"  # e-mail with the document attached and a signed download link
+    HTTP = "http"  # push to a portal or the customer's API
+    CHORUS_PRO = "chorus_pro"
+    PA = "pa"  # a French approved platform (Plateforme Agréée)
+    PEPPOL = "peppol"
+    EDI = "edi"
+
+
+class OutputFormat(str, Enum):
+    FACTURX = "facturx"
+    UBL = "ubl"
+    CII = "cii"
+    EDIFACT = "edifact"
+    CHORUS = "chorus"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+
+class Recipient(_M):
+    id: str
+    name: str
+    role: Role = Role.PAYER
+    channel: Channel = Channel.EMAIL
+    email: EmailStr | None = None
+    endpoint: str | None = Field(None, description="URL for HTTP channels, routing id for PA/Peppol/Chorus")
+    language: str = Field("fr", description="Language of messages: fr or en")
+    attach_document: bool = True
+
+
+class Expectations(_M):
+    """What this customer requires before accepting an invoice (checked before sending)."""
+
+    require_purchase_order: bool = Field(False, description="BT-13 must be present")
+    require_buyer_reference: bool = Field(False, description="BT-10 (service code for public buyers)")
+    require_contract_reference: bool = Field(False, description="BT-12")
+    required_attachments: int = Field(0, description="Minimum number of BG-24 supporting documents")
+    max_amount: str | None = Field(None, description="Upper bound on BT-112 (Decimal as string)")
+
+
+class Milestones(_M):
+    """Expected delays on the invoice's path and what to do when one is missed."""
+
+    download_within_hours: int = Field(72, description="Expected delay between sending and the first download")
+    remind_every_hours: int = Field(72, description="Wait between two 'not yet downloaded' reminders")
+    max_download_reminders: int = 3
+    payment_check_every_hours: int = Field(24 * 7, description="How often the path re-checks for payment")
+    horizon_days_after_due: int = Field(90, description="Tracking ends this long after the due date")
+    default_payment_days: int = Field(30, description="Due date when the invoice has none (BT-9)")
+
+
+class Customer(_M):
+    id: str
+    name: str
+    siren: str | None = None
+    vat_id: str | None = None
+    identifiers: list[str] = Field(default_factory=list, description="Other ids seen on invoices (GLN, SIRET, e-address)")
+    language: str = "fr"
+    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.FACTURX, OutputFormat.UBL])
+    recipients: list[Recipient] = Field(default_factory=list)
+    expectations: Expectations = Field(default_factory=Expectations)
+    milestones: Milestones = Field(default_factory=Milestones)
+    public_sector: bool = False
+
+
+class Supplier(_M):
+    id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str
+    siren: str | None = None
+    vat_id: str | None = None
+    mail_from: str | None = None
+    language: str = "fr"
+    auto_complete_notes: bool = Field(False, description="Opt-in: add missing PMT/PMD/AAB notes and BT-23 from the profile")

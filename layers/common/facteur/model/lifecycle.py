@@ -1,0 +1,151 @@
+"""Invoice lifecycle: Facteur's own milestones, the projected status, and the French reform
+statuses (DGFiP external specifications v3.2, CDAR ProcessConditionCode 200-213) they map to."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FrenchStatus(int, Enum):
+    """Lifecycle statuses of the French reform (CDAR ProcessConditionCode)."""
+
+    DEPOSEE = 200  # deposited and checked (mandatory)
+    EMISE = 201  # issued by the platform
+    RECUE = 202  # received by the platform
+    MISE_A_DISPOSITION = 203  # made available
+    PRISE_EN_CHARGE = 204  # taken in charge by the buyer
+    APPROUVEE = 205
+    APPROUVEE_PARTIELLEMENT = 206
+    EN_LITIGE = 207  # disputed
+    SUSPENDUE = 208  # supporting document requested
+    COMPLETEE = 209  # document provided by the supplier
+    REFUSEE = 210  # refused with a reason (mandatory)
+    PAIEMENT_TRANSMIS = 211
+    ENCAISSEE = 212  # cashed (mandatory)
+    REJETEE = 213  # rejected by a platform (mandatory)
+
+
+class EventKind(str, Enum):
+    """What can happen to an invoice; each is an entry of its append-only timeline."""
+
+    RECEIVED = "received"  # a file or request arrived and its original was kept
+    REJECTED = "rejected"  # unreadable / not an invoice: reason recorded, original kept
+    DUPLICATE = "duplicate"  # same supplier and invoice number as an earlier invoice
+    HELD = "held"  # failed the controls: reasons recorded, not sent
+    RELEASED = "released"  # a held invoice released by the supplier, with a reason
+    DEPOSITED = "deposited"  # passed the controls (200)
+    CONVERTED = "converted"  # output documents produced
+    SENT = "sent"  # handed to a channel for one recipient (201)
+    DELIVERED = "delivered"  # the channel confirmed delivery, e.g. SES Delivery (203)
+    BOUNCED = "bounced"  # the channel could not deliver
+    DOWNLOADED = "downloaded"  # a recipient opened its signed link (204)
+    REMINDED = "reminded"  # "not yet downloaded" reminder sent
+    APPROVED = "approved"  # 205
+    PARTIALLY_APPROVED = "partially_approved"  # 206
+    DISPUTED = "disputed"  # 207
+    SUSPENDED = "suspended"  # 208
+    COMPLETED = "completed"  # 209
+    REFUSED = "refused"  # 210
+    PAYMENT_SENT = "payment_sent"  # 211
+    PAID = "paid"  # 212
+    PLATFORM_REJECTED = "platform_rejected"  # 213
+    OVERDUE = "overdue"  # due date passed, unpaid
+    CLOSED = "closed"  # tracking horizon passed without payment
+    FAILED = "failed"  # the pipeline failed on a non-retryable error
+
+
+FRENCH_CODE: dict[EventKind, FrenchStatus] = {
+    EventKind.DEPOSITED: FrenchStatus.DEPOSEE,
+    EventKind.SENT: FrenchStatus.EMISE,
+    EventKind.DELIVERED: FrenchStatus.MISE_A_DISPOSITION,
+    EventKind.DOWNLOADED: FrenchStatus.PRISE_EN_CHARGE,
+    EventKind.APPROVED: FrenchStatus.APPROUVEE,
+    EventKind.PARTIALLY_APPROVED: FrenchStatus.APPROUVEE_PARTIELLEMENT,
+    EventKind.DISPUTED: FrenchStatus.EN_LITIGE,
+    EventKind.SUSPENDED: FrenchStatus.SUSPENDUE,
+    EventKind.COMPLETED: FrenchStatus.COMPLETEE,
+    EventKind.REFUSED: FrenchStatus.REFUSEE,
+    EventKind.PAYMENT_SENT: FrenchStatus.PAIEMENT_TRANSMIS,
+    EventKind.PAID: FrenchStatus.ENCAISSEE,
+    EventKind.PLATFORM_REJECTED: FrenchStatus.REJETEE,
+}
+
+
+class Status(str, Enum):
+    """The projected status of an invoice (what the supplier sees in lists)."""
+
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    HELD = "held"
+    DEPOSITED = "deposited"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DOWNLOADED = "downloaded"
+    APPROVED = "approved"
+    DISPUTED = "disputed"
+    SUSPENDED = "suspended"
+    REFUSED = "refused"
+    PAYMENT_SENT = "payment_sent"
+    PAID = "paid"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+# The status an event moves the invoice to (events absent here leave the status unchanged:
+# bounced, reminded, overdue, converted are facts on the timeline, not states).
+EVENT_STATUS: dict[EventKind, Status] = {
+    EventKind.RECEIVED: Status.RECEIVED,
+    EventKind.REJECTED: Status.REJECTED,
+    EventKind.DUPLICATE: Status.DUPLICATE,
+    EventKind.HELD: Status.HELD,
+    EventKind.RELEASED: Status.RECEIVED,
+    EventKind.DEPOSITED: Status.DEPOSITED,
+    EventKind.SENT: Status.SENT,
+    EventKind.DELIVERED: Status.DELIVERED,
+    EventKind.DOWNLOADED: Status.DOWNLOADED,
+    EventKind.APPROVED: Status.APPROVED,
+    EventKind.PARTIALLY_APPROVED: Status.APPROVED,
+    EventKind.DISPUTED: Status.DISPUTED,
+    EventKind.SUSPENDED: Status.SUSPENDED,
+    EventKind.COMPLETED: Status.DOWNLOADED,
+    EventKind.REFUSED: Status.REFUSED,
+    EventKind.PAYMENT_SENT: Status.PAYMENT_SENT,
+    EventKind.PAID: Status.PAID,
+    EventKind.PLATFORM_REJECTED: Status.REFUSED,
+    EventKind.CLOSED: Status.CLOSED,
+    EventKind.FAILED: Status.FAILED,
+}
+
+TERMINAL = frozenset({Status.REJECTED, Status.DUPLICATE, Status.PAID, Status.CLOSED, Status.REFUSED})
+
+# Allowed transitions of the projected status. Progress statuses only move forward: a late
+# "delivered" after "downloaded" is kept on the timeline but does not move the status back.
+_PROGRESS = [Status.DEPOSITED, Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED,
+             Status.PAYMENT_SENT]
+_BUYER_STATES = {Status.APPROVED, Status.DISPUTED, Status.SUSPENDED, Status.REFUSED, Status.PAYMENT_SENT}
+
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset({Status.REJECTED, Status.DUPLICATE, Status.HELD, Status.DEPOSITED, Status.FAILED}),
+    Status.HELD: frozenset({Status.RECEIVED, Status.HELD, Status.DEPOSITED, Status.FAILED, Status.CLOSED}),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.HELD, Status.DEPOSITED, Status.SENT, Status.FAILED, Status.CLOSED}),
+    Status.DISPUTED: frozenset({Status.DISPUTED, Status.SUSPENDED, Status.APPROVED, Status.REFUSED, Status.PAYMENT_SENT,
+                                Status.PAID, Status.CLOSED, Status.DOWNLOADED}),
+    Status.SUSPENDED: frozenset({Status.DOWNLOADED, Status.DISPUTED, Status.APPROVED, Status.REFUSED, Status.PAYMENT_SENT,
+                                 Status.PAID, Status.CLOSED}),
+}
+for i, s in enumerate(_PROGRESS):
+    ALLOWED[s] = frozenset(_PROGRESS[i + 1:]) | _BUYER_STATES | {Status.PAID, Status.CLOSED, Status.FAILED}
+
+
+def next_status(current: Status | None, event: EventKind) -> Status | None:
+    """The status after `event`, or None when the event leaves the status as it is."""
+    target = EVENT_STATUS.get(event)
+    if target is None:
+        return None
+    if current is None:
+        return target
+    if current in TERMINAL and not (current is Status.CLOSED and target is Status.PAID):
+        return None  # a payment after the horizon still counts; nothing else moves a closed invoice
+    if target in ALLOWED.get(current, frozenset()):
+        return target
+    return None
