@@ -1,0 +1,61 @@
+"""Factur-X PDF/A-3: the supplier's PDF (or one rendered from the data) with the CII XML
+embedded as factur-x.xml (AFRelationship Data/Alternative), the Factur-X XMP extension schema
+and an sRGB output intent. Embedding and XMP are done by the `factur-x` package."""
+from __future__ import annotations
+
+import io
+import logging
+
+from ..model.invoice import Invoice
+from . import cii
+from .render import add_output_intent, render_pdf
+
+logging.getLogger("factur-x").setLevel(logging.CRITICAL)
+
+
+def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = None, lang: str = "fr",
+             xml: bytes | None = None) -> bytes:
+    """A Factur-X PDF for `inv`. `pdf` is the supplier's readable copy when there is one."""
+    from facturx import generate_from_binary
+
+    profile = profile or inv.profile
+    xml = xml or cii.write(inv, profile=profile)
+    base = pdf if pdf is not None else render_pdf(inv, lang=lang)
+    if pdf is not None:
+        base = _strip_invoice_attachments(base)
+    base = add_output_intent(base)
+    attachments = {}
+    for att in inv.attachments:  # BG-24 documents travel inside the PDF too
+        if att.content is not None:
+            attachments[att.filename or att.reference] = {"filedata": att.content, "description": att.description or att.reference}
+    metadata = {
+        "author": inv.seller.name or "",
+        "keywords": "Factur-X, Invoice",
+        "title": f"{inv.seller.name}: {'Credit note' if inv.is_credit_note else 'Invoice'} {inv.number}",
+        "subject": f"Factur-X {'credit note' if inv.is_credit_note else 'invoice'} {inv.number} "
+                   f"dated {inv.issue_date.isoformat()} issued by {inv.seller.name}",
+    }
+    return generate_from_binary(base, xml, flavor="factur-x", level=profile, check_xsd=False,
+                                pdf_metadata=metadata, lang="fr-FR" if lang == "fr" else "en-GB",
+                                attachments=attachments or None,
+                                afrelationship="data" if profile in ("minimum", "basicwl") else "alternative")
+
+
+def _strip_invoice_attachments(pdf: bytes) -> bytes:
+    """Remove an existing factur-x.xml / zugferd-invoice.xml so the new one is the only invoice XML."""
+    from pypdf import PdfReader, PdfWriter
+
+    reader = PdfReader(io.BytesIO(pdf))
+    names = {n.lower() for n in reader.attachments}
+    if not names & {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}:
+        return pdf
+    writer = PdfWriter(clone_from=reader)
+    root = writer._root_object
+    if "/Names" in root and "/EmbeddedFiles" in root["/Names"]:
+        del root["/Names"][  # type: ignore[index]
+            "/EmbeddedFiles"]
+    if "/AF" in root:
+        del root["/AF"]
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
