@@ -11,6 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from ..model.invoice import Invoice, Party
+from ..render_text import money_text
 
 LABELS = {
     "fr": {"invoice": "FACTURE", "credit": "AVOIR", "number": "N°", "date": "Date", "due": "Échéance",
@@ -47,11 +48,7 @@ def srgb_icc() -> bytes:
 
 
 def _fmt(amount: Decimal | None, currency: str = "") -> str:
-    if amount is None:
-        return ""
-    q = Decimal(amount).quantize(Decimal("0.01"))
-    text = f"{q:,.2f}".replace(",", "\u202f").replace(".", ",")
-    return f"{text} {currency}".strip()
+    return "" if amount is None else money_text(amount, currency, "fr").strip()
 
 
 def _party_lines(p: Party, lab: dict) -> list[str]:

@@ -1,0 +1,28 @@
+"""API Gateway REQUEST authorizer: `Authorization: Bearer <api key>` → the supplier (tenant).
+Keys are looked up by SHA-256 hash; the supplier id travels to the routes in the context."""
+from __future__ import annotations
+
+from facteur.context import get_context
+from facteur.observability import logger
+
+
+def _policy(principal: str, effect: str, method_arn: str, context: dict | None = None) -> dict:
+    # Allow the whole stage: API Gateway caches the policy per token across routes.
+    arn = method_arn.split("/")
+    resource = "/".join(arn[:2]) + "/*" if len(arn) >= 2 else method_arn
+    out = {"principalId": principal, "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]}}
+    if context:
+        out["context"] = context
+    return out
+
+
+def handler(event, context):
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    auth = headers.get("authorization", "")
+    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
+    supplier_id = get_context().directory.supplier_for_key(key) if key else None
+    if not supplier_id:
+        logger.info("API key refused")
+        return _policy("anonymous", "Deny", event.get("methodArn", "*"))
+    return _policy(supplier_id, "Allow", event.get("methodArn", "*"), {"supplier_id": supplier_id})

@@ -1,0 +1,16 @@
+"""Convert: the state machine's check and convert steps (controls and formats)."""
+from __future__ import annotations
+
+from facteur.context import get_context
+from facteur.observability import logger
+from facteur.pipeline import steps
+
+
+@logger.inject_lambda_context
+def check_handler(event, context):
+    return steps.check(get_context(), event["invoice_id"])
+
+
+@logger.inject_lambda_context
+def convert_handler(event, context):
+    return steps.convert(get_context(), event["invoice_id"])

@@ -1,0 +1,11 @@
+"""Dispatch: send the invoice to each recipient on its channel."""
+from __future__ import annotations
+
+from facteur.context import get_context
+from facteur.observability import logger
+from facteur.pipeline import steps
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    return steps.dispatch(get_context(), event["invoice_id"])

@@ -1,0 +1,50 @@
+"""Ingest: files dropped in the inbound bucket (S3 notifications) and POST /invoices."""
+from __future__ import annotations
+
+import base64
+import urllib.parse
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from facteur.api.http import caller_supplier, make_resolver
+from facteur.context import get_context
+from facteur.observability import logger
+from facteur.pipeline.intake import ingest
+
+app = make_resolver()
+
+
+@logger.inject_lambda_context
+def s3_handler(event, context):
+    """One invoice (or rejection) per object: in/{supplier_id}/{file}."""
+    ctx = get_context()
+    results = []
+    for record in event.get("Records", []):
+        bucket = record["s3"]["bucket"]["name"]
+        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        parts = key.split("/")
+        supplier_id = parts[1] if len(parts) >= 3 and parts[0] == "in" else "unknown"
+        data = ctx.documents.get(key, bucket=bucket)
+        res = ingest(ctx, supplier_id=supplier_id, data=data, filename=key, source="s3",
+                     idempotency_key=f"s3:{key}:{record['s3']['object'].get('versionId') or record['s3']['object'].get('eTag', '')}")
+        results.append(res.public())
+    return {"results": results}
+
+
+@app.post("/invoices")
+def post_invoice():
+    ev = app.current_event
+    supplier_id = caller_supplier(app)
+    raw = ev.body or ""
+    data = base64.b64decode(raw) if ev.is_base64_encoded else raw.encode("utf-8")
+    headers = {k.lower(): v for k, v in (ev.headers or {}).items()}
+    filename = headers.get("x-filename") or (ev.query_string_parameters or {}).get("filename") or "api-upload"
+    res = ingest(get_context(), supplier_id=supplier_id, data=data, filename=filename, source="api",
+                 idempotency_key=headers.get("idempotency-key"))
+    status = 200 if res.replayed else (422 if res.status == "rejected" else 202)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=res.public())
+
+
+@logger.inject_lambda_context
+def api_handler(event, context):
+    return app.resolve(event, context)

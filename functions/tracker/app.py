@@ -1,0 +1,73 @@
+"""Tracker: the API's read and event routes, the public download link, SES events, and the
+state machine's milestone checks and failure recording."""
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from facteur import clock
+from facteur.api.http import caller_supplier, make_resolver
+from facteur.context import get_context
+from facteur.errors import NotFound
+from facteur.model.lifecycle import EventKind
+from facteur.observability import logger
+from facteur.pipeline import steps
+from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event
+from facteur.tracking.store import Event, apply_event
+
+app = make_resolver()
+
+
+def _own(invoice_id: str):
+    rec = get_context().store.get(invoice_id)
+    if rec.supplier_id != caller_supplier(app):
+        raise NotFound(f"invoice {invoice_id} not found")  # tenant isolation
+    return rec
+
+
+@app.get("/invoices/<invoice_id>")
+def get_invoice(invoice_id: str):
+    return _own(invoice_id).public()
+
+
+@app.get("/invoices/<invoice_id>/timeline")
+def get_timeline(invoice_id: str):
+    _own(invoice_id)
+    return {"invoice_id": invoice_id, "events": [e.public() for e in get_context().store.timeline(invoice_id)]}
+
+
+@app.post("/invoices/<invoice_id>/events")
+def post_event(invoice_id: str):
+    body = ReportedEvent.model_validate(app.current_event.json_body or {})
+    return record_reported_event(get_context(), caller_supplier(app), invoice_id, body)
+
+
+@app.get("/d/<token>")
+def download(token: str):
+    url = open_link(get_context(), token)
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
+
+
+@logger.inject_lambda_context
+def api_handler(event, context):
+    return app.resolve(event, context)
+
+
+@logger.inject_lambda_context
+def ses_handler(event, context):
+    """EventBridge rule on SES events (source aws.ses)."""
+    return record_ses_event(get_context(), event.get("detail") or {})
+
+
+@logger.inject_lambda_context
+def progress_handler(event, context):
+    return steps.progress(get_context(), event["invoice_id"], int(event.get("reminders", 0)))
+
+
+@logger.inject_lambda_context
+def failure_handler(event, context):
+    """The state machine's Catch: record the failure on the timeline (never silent)."""
+    error = event.get("error") or {}
+    apply_event(get_context().store, event["invoice_id"], Event(
+        invoice_id=event["invoice_id"], kind=EventKind.FAILED, at=clock.now(),
+        detail={"error": error.get("Error", "Unknown"), "cause": str(error.get("Cause", ""))[:500]}))
+    return {"recorded": "failed"}

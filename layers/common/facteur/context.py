@@ -1,0 +1,55 @@
+"""The composition root: adapters built lazily from settings, one set per process (a warm
+Lambda container reuses them). Tests and the local runtime pass their own clients."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .settings import Settings, get_settings
+
+
+@dataclass
+class Context:
+    settings: Settings = field(default_factory=get_settings)
+    clients: dict = field(default_factory=dict)
+
+    def client(self, name: str):
+        if name not in self.clients:
+            import boto3
+
+            self.clients[name] = boto3.client(name)
+        return self.clients[name]
+
+    @cached_property
+    def store(self):
+        from .tracking.store import InvoiceStore
+
+        return InvoiceStore(self.settings.invoices_table, self.client("dynamodb"))
+
+    @cached_property
+    def directory(self):
+        from .routing.directory import DirectoryStore
+
+        return DirectoryStore(self.settings.directory_table, self.client("dynamodb"))
+
+    @cached_property
+    def documents(self):
+        from .adapters.s3 import DocumentStore
+
+        return DocumentStore(self.settings.documents_bucket, self.client("s3"))
+
+    @cached_property
+    def link_key(self) -> bytes:
+        from .adapters.secrets import link_key
+
+        return link_key(self.client("secretsmanager"), self.settings.link_secret_arn)
+
+
+_CTX: Context | None = None
+
+
+def get_context() -> Context:
+    global _CTX
+    if _CTX is None:
+        _CTX = Context()
+    return _CTX

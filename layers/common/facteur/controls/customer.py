@@ -1,0 +1,40 @@
+"""What each customer expects, checked on the canonical invoice before it leaves."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..model.directory import Customer
+from ..model.invoice import Invoice
+from .findings import Finding, Severity
+
+
+def _f(rule: str, bt: str, en: str, fr: str) -> Finding:
+    return Finding(rule=rule, severity=Severity.ERROR, message=en, message_fr=fr, bt=bt, source="customer")
+
+
+def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
+    if customer is None:
+        return [_f("CUST-UNKNOWN", "BG-7", "the buyer is not in the supplier's customer directory (no recipient to send to)",
+                   "l'acheteur n'est pas dans l'annuaire clients du fournisseur (aucun destinataire)")]
+    out = []
+    e = customer.expectations
+    if e.require_purchase_order and not inv.purchase_order_reference:
+        out.append(_f("CUST-PO", "BT-13", f"{customer.name} requires a purchase order reference (BT-13)",
+                      f"{customer.name} exige un numéro de bon de commande (BT-13)"))
+    if (e.require_buyer_reference or customer.public_sector) and not inv.buyer_reference:
+        out.append(_f("CUST-BUYER-REF", "BT-10", f"{customer.name} requires a buyer reference / service code (BT-10)",
+                      f"{customer.name} exige une référence acheteur / code service (BT-10)"))
+    if e.require_contract_reference and not inv.contract_reference:
+        out.append(_f("CUST-CONTRACT", "BT-12", f"{customer.name} requires a contract reference (BT-12)",
+                      f"{customer.name} exige une référence de contrat (BT-12)"))
+    if len(inv.attachments) < e.required_attachments:
+        out.append(_f("CUST-ATTACHMENTS", "BG-24",
+                      f"{customer.name} requires {e.required_attachments} supporting document(s), got {len(inv.attachments)}",
+                      f"{customer.name} exige {e.required_attachments} justificatif(s), reçu(s) : {len(inv.attachments)}"))
+    if e.max_amount is not None and inv.tax_inclusive_amount > Decimal(e.max_amount):
+        out.append(_f("CUST-MAX-AMOUNT", "BT-112", f"total {inv.tax_inclusive_amount} is over {customer.name}'s limit {e.max_amount}",
+                      f"le total {inv.tax_inclusive_amount} dépasse la limite de {customer.name} ({e.max_amount})"))
+    if not any(r.email or r.endpoint for r in customer.recipients):
+        out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient with a channel address",
+                      f"{customer.name} n'a aucun destinataire joignable"))
+    return out

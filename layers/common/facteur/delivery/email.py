@@ -1,0 +1,69 @@
+"""The invoice e-mail: French by default, English available; the Factur-X attached and a
+signed download link in the body. Built as raw MIME (SES v2 SendEmail Raw content)."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from ..model.invoice import Invoice
+from ..render_text import money_text
+
+TEXTS = {
+    "fr": {
+        "subject": "Facture {number} de {seller}",
+        "subject_credit": "Avoir {number} de {seller}",
+        "subject_reminder": "Rappel : facture {number} de {seller} en attente de consultation",
+        "greeting": "Bonjour {name},",
+        "body": ("Veuillez trouver ci-joint la facture {number} du {date} d'un montant de {amount}, "
+                 "à régler avant le {due}."),
+        "reminder": ("Nous vous avons transmis la facture {number} du {date} ({amount}) et elle n'a pas encore été "
+                     "consultée. Merci de bien vouloir la télécharger et la transmettre au service concerné."),
+        "link": "Télécharger la facture (lien personnel, valable jusqu'au {expires}) :",
+        "formats": "Formats joints : {formats}.",
+        "signature": "Cordialement,\n{seller}",
+        "footer": "Ce message est envoyé par Facteur pour le compte de {seller}.",
+    },
+    "en": {
+        "subject": "Invoice {number} from {seller}",
+        "subject_credit": "Credit note {number} from {seller}",
+        "subject_reminder": "Reminder: invoice {number} from {seller} has not been opened yet",
+        "greeting": "Hello {name},",
+        "body": "Please find attached invoice {number} dated {date} for {amount}, payable by {due}.",
+        "reminder": ("We sent you invoice {number} dated {date} ({amount}) and it has not been opened yet. "
+                     "Please download it and forward it to the right department."),
+        "link": "Download the invoice (personal link, valid until {expires}):",
+        "formats": "Attached formats: {formats}.",
+        "signature": "Kind regards,\n{seller}",
+        "footer": "This message is sent by Facteur on behalf of {seller}.",
+    },
+}
+
+
+def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_name: str, lang: str, link: str,
+                  link_expires: str, attachments: list[tuple[str, str, bytes]], reminder: bool = False,
+                  due: str | None = None) -> EmailMessage:
+    t = TEXTS.get(lang, TEXTS["fr"])
+    fields = {"number": inv.number, "seller": inv.seller.name or sender_name, "date": inv.issue_date.isoformat(),
+              "amount": money_text(inv.amount_due, inv.currency, lang), "due": due or (inv.due_date.isoformat() if inv.due_date else "-"),
+              "name": to_name, "expires": link_expires,
+              "formats": ", ".join(name for name, _, _ in attachments) or "-"}
+    subject_key = "subject_reminder" if reminder else ("subject_credit" if inv.is_credit_note else "subject")
+    msg = EmailMessage()
+    msg["Subject"] = t[subject_key].format(**fields)
+    msg["From"] = formataddr((sender_name, sender))
+    msg["To"] = formataddr((to_name, to))
+    msg["Message-ID"] = make_msgid(domain=sender.split("@")[-1])
+    msg["Content-Language"] = lang
+    body = "\n\n".join([
+        t["greeting"].format(**fields),
+        (t["reminder"] if reminder else t["body"]).format(**fields),
+        t["link"].format(**fields) + "\n" + link,
+        t["formats"].format(**fields) if attachments else "",
+        t["signature"].format(**fields),
+        "-- \n" + t["footer"].format(**fields),
+    ])
+    msg.set_content(body)
+    for filename, mime, data in attachments:
+        maintype, subtype = mime.split("/", 1)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg

@@ -1,0 +1,241 @@
+"""The steps of an invoice's state machine: check, convert, dispatch, progress (milestones),
+remind. Each takes the invoice id, reads what it needs, records what happened on the timeline
+and returns a small JSON-able result for the next state."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from .. import clock
+from ..context import Context
+from ..controls.customer import check_customer
+from ..controls.findings import Finding
+from ..controls.official import check_xml
+from ..controls.pdfa import check_facturx_pdf
+from ..delivery import links
+from ..delivery.email import build_message
+from ..errors import PermanentError
+from ..formats import cii, facturx, ubl
+from ..formats.detect import Kind
+from ..formats.reader import read_document
+from ..model.directory import Channel, Customer, Milestones, OutputFormat
+from ..model.invoice import Invoice
+from ..model.lifecycle import EventKind, Status
+from ..observability import logger
+from ..tracking.store import Event, InvoiceRecord, apply_event
+
+PEPPOL_SCHEMES = {"0002", "0009", "0088", "0106", "0208", "0225", "9925", "9930", "9957"}
+
+
+def _load(ctx: Context, invoice_id: str) -> tuple[InvoiceRecord, Invoice]:
+    rec = ctx.store.get(invoice_id)
+    if not rec.canonical_key:
+        raise PermanentError(f"invoice {invoice_id} has no canonical data")
+    return rec, Invoice.model_validate_json(ctx.documents.get(rec.canonical_key))
+
+
+def _customer(ctx: Context, rec: InvoiceRecord) -> Customer | None:
+    return ctx.directory.customer(rec.supplier_id, rec.customer_id) if rec.customer_id else None
+
+
+# --- check -------------------------------------------------------------------------------
+
+def check(ctx: Context, invoice_id: str) -> dict:
+    """EN 16931 (and profile) rules on what the supplier sent, plus the customer's expectations.
+    Any blocking finding holds the invoice with its reasons; otherwise it is deposited (200)."""
+    rec, inv = _load(ctx, invoice_id)
+    original = ctx.documents.get(rec.original_key)
+    read = read_document(original, max_bytes=ctx.settings.max_input_bytes)
+    if read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE) and read.xml is not None:
+        findings = check_xml(read.xml, read.syntax, inv.profile)
+    else:  # JSON: check the CII we would send
+        findings = check_xml(cii.write(inv, profile="en16931"), Kind.CII, "en16931")
+    findings += check_customer(inv, _customer(ctx, rec))
+    blocking = [f for f in findings if f.blocking]
+    as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
+    kind = EventKind.HELD if blocking else EventKind.DEPOSITED
+    detail = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
+    if blocking:
+        detail["rules"] = sorted({f.rule for f in blocking})
+    apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail),
+                mutate=lambda r: setattr(r, "findings", as_dicts))
+    return {"verdict": "held" if blocking else "ok", "blocking": len(blocking)}
+
+
+# --- convert -----------------------------------------------------------------------------
+
+def convert(ctx: Context, invoice_id: str) -> dict:
+    """Produce every format the customer wants, each checked again with the official rules."""
+    rec, inv = _load(ctx, invoice_id)
+    customer = _customer(ctx, rec)
+    formats = customer.formats if customer else [OutputFormat.FACTURX, OutputFormat.UBL]
+    supplier_pdf = None
+    if rec.input_kind == Kind.PDF.value:
+        supplier_pdf = ctx.documents.get(rec.original_key)
+    base = f"documents/{rec.supplier_id}/{invoice_id}/{_safe(inv.number)}"
+    produced: dict[str, str] = {}
+    problems: list[Finding] = []
+    profile = inv.profile if inv.profile in ("en16931", "extended", "basic") else "en16931"
+    for fmt in dict.fromkeys([OutputFormat.FACTURX, *formats]):
+        if fmt is OutputFormat.FACTURX:
+            xml = cii.write(inv, profile=profile)
+            problems += [f for f in check_xml(xml, Kind.CII, profile) if f.blocking]
+            pdf = facturx.generate(inv, profile=profile, pdf=supplier_pdf, xml=xml,
+                                   lang=customer.language if customer else "fr")
+            problems += check_facturx_pdf(pdf, expected_profile=profile)
+            produced["facturx"] = ctx.documents.put(f"{base}.pdf", pdf, "application/pdf")
+        elif fmt is OutputFormat.UBL:
+            peppol = bool(inv.buyer.electronic_address_scheme in PEPPOL_SCHEMES)
+            xml = ubl.write(inv, peppol=peppol)
+            kind = Kind.UBL_CREDIT_NOTE if inv.is_credit_note else Kind.UBL_INVOICE
+            problems += [f for f in check_xml(xml, kind, "en16931") if f.blocking]
+            produced["ubl"] = ctx.documents.put(f"{base}.ubl.xml", xml, "application/xml")
+        elif fmt is OutputFormat.CII:
+            xml = cii.write(inv, profile=profile)
+            produced["cii"] = ctx.documents.put(f"{base}.cii.xml", xml, "application/xml")
+        else:
+            logger.warning("output format not available yet", extra={"invoice_id": invoice_id, "format": fmt.value})
+    if problems:
+        rules = sorted({p.rule for p in problems})
+        raise PermanentError(f"produced documents fail official rules: {', '.join(rules)}")
+    apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CONVERTED, at=clock.now(),
+                                             detail={"formats": sorted(produced)}),
+                mutate=lambda r: setattr(r, "documents", produced))
+    return {"formats": sorted(produced)}
+
+
+def _safe(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "invoice"
+
+
+# --- dispatch ----------------------------------------------------------------------------
+
+def _milestones(customer: Customer | None) -> Milestones:
+    return customer.milestones if customer else Milestones()
+
+
+def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, recipient, *, reminder: bool) -> str:
+    now = clock.now()
+    expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
+    token = links.sign(ctx.link_key, links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires))
+    link = f"{ctx.settings.public_api_url.rstrip('/')}/d/{token}"
+    attachments = []
+    if recipient.attach_document:
+        pdf_key = rec.documents.get("facturx")
+        if pdf_key:
+            attachments.append((f"{_safe(inv.number)}.pdf", "application/pdf", ctx.documents.get(pdf_key)))
+        if "ubl" in rec.documents:
+            attachments.append((f"{_safe(inv.number)}.ubl.xml", "application/xml", ctx.documents.get(rec.documents["ubl"])))
+    supplier = ctx.directory.supplier(rec.supplier_id)
+    msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
+                        to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
+                        link_expires=links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires).expires_at.date().isoformat(),
+                        attachments=attachments, reminder=reminder, due=_due(inv, customer).isoformat())
+    kwargs = {"FromEmailAddress": supplier.mail_from or ctx.settings.mail_from,
+              "Destination": {"ToAddresses": [str(recipient.email)]},
+              "Content": {"Raw": {"Data": msg.as_bytes()}},
+              "EmailTags": [{"Name": "invoice_id", "Value": rec.invoice_id}, {"Name": "recipient_id", "Value": recipient.id},
+                            {"Name": "supplier_id", "Value": rec.supplier_id}]}
+    if ctx.settings.ses_configuration_set:
+        kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
+    return ctx.client("sesv2").send_email(**kwargs)["MessageId"]
+
+
+def _due(inv: Invoice, customer: Customer | None) -> date:
+    return inv.due_date or (inv.issue_date + timedelta(days=_milestones(customer).default_payment_days))
+
+
+def dispatch(ctx: Context, invoice_id: str) -> dict:
+    """Send to every recipient by channel; plan the first milestone (the download deadline)."""
+    rec, inv = _load(ctx, invoice_id)
+    customer = _customer(ctx, rec)
+    if customer is None:
+        raise PermanentError("no customer: the check step should have held this invoice")
+    sent = 0
+    for r in customer.recipients:
+        if r.channel is not Channel.EMAIL or not r.email:
+            logger.warning("channel not available yet", extra={"invoice_id": invoice_id, "channel": r.channel.value})
+            continue
+        message_id = _send(ctx, rec, inv, customer, r, reminder=False)
+        apply_event(ctx.store, invoice_id, Event(
+            invoice_id=invoice_id, kind=EventKind.SENT, at=clock.now(), recipient_id=r.id,
+            detail={"channel": r.channel.value, "role": r.role.value, "message_id": message_id}))
+        sent += 1
+    if not sent:
+        raise PermanentError("no recipient could be reached on an available channel")
+    m = _milestones(customer)
+    deadline = clock.now() + timedelta(hours=m.download_within_hours)
+    _set_next_due(ctx, invoice_id, deadline)
+    return {"recipients": sent, "wait_seconds": m.download_within_hours * 3600, "reminders": 0}
+
+
+def _set_next_due(ctx: Context, invoice_id: str, when: datetime | None) -> None:
+    from ..errors import Conflict
+
+    for _ in range(5):
+        rec = ctx.store.get(invoice_id)
+        rec.next_due_at = when
+        try:
+            ctx.store.save(rec, None, rec.version)
+            return
+        except Conflict:
+            continue
+
+
+# --- milestones --------------------------------------------------------------------------
+
+def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
+    """Where the invoice stands; what the state machine does next:
+    paid → end; horizon passed → closed; not downloaded after the deadline → remind (up to the
+    customer's maximum); otherwise wait for the next check."""
+    rec, inv = _load(ctx, invoice_id)
+    customer = _customer(ctx, rec)
+    m = _milestones(customer)
+    now = clock.now()
+    if rec.status is Status.PAID:
+        _set_next_due(ctx, invoice_id, None)
+        return {"outcome": "paid", "wait_seconds": 1, "reminders": reminders}
+    due = _due(inv, customer)
+    horizon = datetime.combine(due + timedelta(days=m.horizon_days_after_due), time(0), tzinfo=timezone.utc)
+    if now >= horizon:
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CLOSED, at=now,
+                                                 detail={"reason": "tracking horizon passed without payment"}))
+        _set_next_due(ctx, invoice_id, None)
+        return {"outcome": "closed", "wait_seconds": 1, "reminders": reminders}
+    timeline = ctx.store.timeline(invoice_id)
+    downloaded = any(e.kind is EventKind.DOWNLOADED for e in timeline)
+    due_at = datetime.combine(due, time(0), tzinfo=timezone.utc)
+    if now >= due_at + timedelta(days=1) and not any(e.kind is EventKind.OVERDUE for e in timeline):
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.OVERDUE, at=now,
+                                                 detail={"due_date": due.isoformat()}))
+    if not downloaded and reminders < m.max_download_reminders:
+        wait = m.remind_every_hours * 3600
+        _set_next_due(ctx, invoice_id, now + timedelta(seconds=wait))
+        return {"outcome": "remind", "wait_seconds": wait, "reminders": reminders}
+    # Downloaded (or reminders exhausted): check for payment periodically until the horizon.
+    nxt = min(now + timedelta(hours=m.payment_check_every_hours), horizon)
+    if now < due_at:
+        nxt = min(nxt, due_at + timedelta(days=1))
+    _set_next_due(ctx, invoice_id, nxt)
+    return {"outcome": "wait", "wait_seconds": max(1, int((nxt - now).total_seconds())), "reminders": reminders}
+
+
+def remind(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
+    """'Not yet downloaded' reminder to each recipient who has not opened its link."""
+    rec, inv = _load(ctx, invoice_id)
+    customer = _customer(ctx, rec)
+    if customer is None:
+        raise PermanentError("no customer to remind")
+    opened = {e.recipient_id for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.DOWNLOADED}
+    count = 0
+    for r in customer.recipients:
+        if r.channel is Channel.EMAIL and r.email and r.id not in opened:
+            message_id = _send(ctx, rec, inv, customer, r, reminder=True)
+            apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.REMINDED, at=clock.now(),
+                                                     recipient_id=r.id, detail={"message_id": message_id,
+                                                                                "reason": "not yet downloaded",
+                                                                                "reminder": reminders + 1}))
+            count += 1
+    m = _milestones(customer)
+    return {"reminded": count, "reminders": reminders + 1, "wait_seconds": m.remind_every_hours * 3600}

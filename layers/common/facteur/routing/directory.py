@@ -1,0 +1,132 @@
+"""The directory in DynamoDB: suppliers, their customers with recipients by role and channel,
+identifier aliases to find the customer an invoice is addressed to, and API keys (stored as
+SHA-256 hashes, never in clear).
+
+| item                         | PK                    | SK                         |
+|------------------------------|-----------------------|----------------------------|
+| supplier profile             | SUP#{supplier}        | PROFILE                    |
+| customer                     | SUP#{supplier}        | CUS#{customer}             |
+| customer alias (SIREN, VAT…) | SUP#{supplier}        | ALIAS#{normalised id}      |
+| API key                      | KEY#{sha256}          | KEY                        |
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from ..errors import NotFound
+from ..model.directory import Customer, Supplier
+from ..model.invoice import Party
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def normalise_id(value: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", value.upper())
+
+
+def party_aliases(p: Party) -> list[str]:
+    """Identifiers by which the buyer of an invoice can be recognised."""
+    out = []
+    if p.siren:
+        out.append(p.siren)
+    for v in [p.vat_id, p.legal_id, p.electronic_address] + [i.value for i in p.identifiers]:
+        if v:
+            out.append(normalise_id(v))
+    return [a for a in dict.fromkeys(out) if a]
+
+
+class DirectoryStore:
+    def __init__(self, table_name: str, client=None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _put(self, item: dict[str, Any]) -> None:
+        from ..tracking.store import InvoiceStore
+
+        self.client.put_item(TableName=self.table_name, Item=InvoiceStore._ser(item))
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        from ..tracking.store import InvoiceStore
+
+        res = self.client.get_item(TableName=self.table_name, Key=InvoiceStore._ser({"PK": pk, "SK": sk}))
+        return InvoiceStore._de(res["Item"]) if "Item" in res else None
+
+    # -- writes (loading the directory) --
+    def put_supplier(self, s: Supplier, api_keys: list[str] = ()) -> None:
+        self._put({"PK": f"SUP#{s.id}", "SK": "PROFILE", "data": s.model_dump(mode="json")})
+        for k in api_keys:
+            self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id})
+
+    def put_customer(self, supplier_id: str, c: Customer) -> None:
+        self._put({"PK": f"SUP#{supplier_id}", "SK": f"CUS#{c.id}", "data": c.model_dump(mode="json")})
+        aliases = [c.siren, c.vat_id, *c.identifiers]
+        for a in aliases:
+            if a:
+                self._put({"PK": f"SUP#{supplier_id}", "SK": f"ALIAS#{normalise_id(a)}", "customer_id": c.id})
+
+    # -- reads --
+    def supplier(self, supplier_id: str) -> Supplier:
+        item = self._get(f"SUP#{supplier_id}", "PROFILE")
+        if item is None:
+            raise NotFound(f"supplier {supplier_id} is not in the directory")
+        return Supplier.model_validate(item["data"])
+
+    def customer(self, supplier_id: str, customer_id: str) -> Customer:
+        item = self._get(f"SUP#{supplier_id}", f"CUS#{customer_id}")
+        if item is None:
+            raise NotFound(f"customer {customer_id} of supplier {supplier_id} is not in the directory")
+        return Customer.model_validate(item["data"])
+
+    def find_customer(self, supplier_id: str, buyer: Party) -> Customer | None:
+        for alias in party_aliases(buyer):
+            item = self._get(f"SUP#{supplier_id}", f"ALIAS#{alias}")
+            if item:
+                return self.customer(supplier_id, item["customer_id"])
+        return None
+
+    def supplier_for_key(self, api_key: str) -> str | None:
+        item = self._get(f"KEY#{key_hash(api_key)}", "KEY")
+        return item["supplier_id"] if item else None
+
+    def suppliers(self) -> list[str]:
+        """All supplier ids (for schedules). The directory is small; a GSI would replace this
+        query-by-prefix if it grew: it is a scan of PROFILE items only."""
+        out, kwargs = [], {"TableName": self.table_name, "FilterExpression": "SK = :p",
+                           "ExpressionAttributeValues": {":p": {"S": "PROFILE"}}, "ProjectionExpression": "PK"}
+        while True:
+            res = self.client.scan(**kwargs)
+            out += [i["PK"]["S"].split("#", 1)[1] for i in res.get("Items", [])]
+            if "LastEvaluatedKey" not in res:
+                return sorted(out)
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+
+
+def load_yaml(store: DirectoryStore, text: str) -> dict[str, int]:
+    """Load a directory file: {suppliers: [{..., api_keys: [...], customers: [...]}]}."""
+    import yaml
+
+    doc = yaml.safe_load(text) or {}
+    counts = {"suppliers": 0, "customers": 0}
+    for s in doc.get("suppliers", []):
+        s = dict(s)
+        keys = s.pop("api_keys", [])
+        customers = s.pop("customers", [])
+        sup = Supplier.model_validate(s)
+        store.put_supplier(sup, keys)
+        counts["suppliers"] += 1
+        for c in customers:
+            store.put_customer(sup.id, Customer.model_validate(c))
+            counts["customers"] += 1
+    return counts

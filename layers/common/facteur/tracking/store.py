@@ -1,0 +1,284 @@
+"""Tracking state in DynamoDB: one item per invoice (the projection) and an append-only event
+log under the same partition. Access patterns, all served by keys and indexes (no scans):
+
+| pattern                         | key / index                                              |
+|---------------------------------|----------------------------------------------------------|
+| invoice by id                   | PK=INV#{id}, SK=META                                     |
+| timeline of an invoice          | PK=INV#{id}, SK begins_with EV#                          |
+| invoices by supplier and status | GSI1: GSI1PK=SUP#{supplier}, GSI1SK={status}#{created}#{id}|
+| invoices of a buyer             | GSI2: GSI2PK=BUY#{supplier}#{customer}, GSI2SK={created}#{id}|
+| next milestone due              | GSI3 (sparse): GSI3PK=DUE#{supplier}, GSI3SK={due at}#{id} |
+| duplicate detection             | PK=DEDUP#{supplier}#{number}, SK=DEDUP (conditional put)  |
+| API idempotency                 | PK=IDEM#{supplier}#{key}, SK=IDEM (conditional put)       |
+
+Every state change is one transaction: the event is put (it must not exist) and the projection
+is updated on the condition that its version is the one read (optimistic locking: no lost
+updates); on a lost race the caller re-reads and re-applies."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from .. import clock
+from ..errors import Conflict, NotFound, RetryableError
+from ..model.lifecycle import FRENCH_CODE, EventKind, Status, next_status
+
+
+class Event(BaseModel):
+    invoice_id: str
+    kind: EventKind
+    at: datetime
+    actor: str = "facteur"  # facteur | supplier:{id} | recipient:{id} | ses | buyer
+    recipient_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def french_code(self) -> int | None:
+        code = FRENCH_CODE.get(self.kind)
+        return int(code) if code else None
+
+    def public(self) -> dict[str, Any]:
+        out = {"kind": self.kind.value, "at": clock.iso(self.at), "actor": self.actor}
+        if self.recipient_id:
+            out["recipient_id"] = self.recipient_id
+        if self.french_code:
+            out["lifecycle_code"] = self.french_code
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+class InvoiceRecord(BaseModel):
+    """The projection: what the supplier sees of one invoice."""
+
+    invoice_id: str
+    supplier_id: str
+    status: Status
+    version: int = 0
+    created_at: datetime
+    updated_at: datetime
+    source: str  # s3 | api
+    original_key: str
+    original_name: str = ""
+    input_kind: str | None = None
+    number: str | None = None
+    customer_id: str | None = None
+    issue_date: str | None = None
+    due_date: str | None = None
+    currency: str | None = None
+    amount_due: Decimal | None = None
+    canonical_key: str | None = None
+    documents: dict[str, str] = Field(default_factory=dict)
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    reason: str | None = None
+    reason_code: str | None = None
+    duplicate_of: str | None = None
+    next_due_at: datetime | None = None
+    recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"version", "canonical_key"})
+        data["created_at"] = clock.iso(self.created_at)
+        data["updated_at"] = clock.iso(self.updated_at)
+        if self.next_due_at:
+            data["next_due_at"] = clock.iso(self.next_due_at)
+        return data
+
+
+def _to_item(rec: InvoiceRecord) -> dict[str, Any]:
+    item = rec.model_dump(mode="json", exclude_none=True)
+    if rec.amount_due is not None:
+        item["amount_due"] = Decimal(rec.amount_due)
+    item.update(PK=f"INV#{rec.invoice_id}", SK="META",
+                GSI1PK=f"SUP#{rec.supplier_id}", GSI1SK=f"{rec.status.value}#{clock.iso(rec.created_at)}#{rec.invoice_id}")
+    if rec.customer_id:
+        item.update(GSI2PK=f"BUY#{rec.supplier_id}#{rec.customer_id}", GSI2SK=f"{clock.iso(rec.created_at)}#{rec.invoice_id}")
+    if rec.next_due_at and rec.status.value not in ("paid", "closed", "rejected", "duplicate", "refused"):
+        item.update(GSI3PK=f"DUE#{rec.supplier_id}", GSI3SK=f"{clock.iso(rec.next_due_at)}#{rec.invoice_id}")
+        item["next_due_at"] = clock.iso(rec.next_due_at)
+    item["created_at"] = clock.iso(rec.created_at)
+    item["updated_at"] = clock.iso(rec.updated_at)
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> InvoiceRecord:
+    data = {k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}
+    data["version"] = int(data.get("version", 0))
+    return InvoiceRecord.model_validate(data)
+
+
+class InvoiceStore:
+    """DynamoDB adapter for invoices, events, dedup and idempotency keys."""
+
+    def __init__(self, table_name: str, client=None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # -- serialisation (low-level client with the boto3 type (de)serialisers) --
+    @staticmethod
+    def _ser(item: dict[str, Any]) -> dict[str, Any]:
+        from boto3.dynamodb.types import TypeSerializer
+
+        s = TypeSerializer()
+        return {k: s.serialize(_ddb_safe(v)) for k, v in item.items() if v is not None}
+
+    @staticmethod
+    def _de(item: dict[str, Any]) -> dict[str, Any]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        d = TypeDeserializer()
+        return {k: _plain(d.deserialize(v)) for k, v in item.items()}
+
+    # -- invoices --
+    def create(self, rec: InvoiceRecord, first_event: Event) -> InvoiceRecord:
+        rec.version = 1
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table_name, "Item": self._ser(_to_item(rec)),
+                         "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Put": {"TableName": self.table_name, "Item": self._ser(self._event_item(first_event)),
+                         "ConditionExpression": "attribute_not_exists(PK)"}},
+            ])
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        return rec
+
+    def get(self, invoice_id: str) -> InvoiceRecord:
+        res = self.client.get_item(TableName=self.table_name, Key=self._ser({"PK": f"INV#{invoice_id}", "SK": "META"}),
+                                   ConsistentRead=True)
+        if "Item" not in res:
+            raise NotFound(f"invoice {invoice_id} not found")
+        return _from_item(self._de(res["Item"]))
+
+    def save(self, rec: InvoiceRecord, event: Event | None, expected_version: int) -> InvoiceRecord:
+        """Write the new projection (and its event) if nobody changed it since `expected_version`."""
+        rec.version = expected_version + 1
+        items: list[dict[str, Any]] = [{"Put": {
+            "TableName": self.table_name, "Item": self._ser(_to_item(rec)),
+            "ConditionExpression": "#v = :v", "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": self._ser({":v": expected_version})}}]
+        if event is not None:
+            items.append({"Put": {"TableName": self.table_name, "Item": self._ser(self._event_item(event)),
+                                  "ConditionExpression": "attribute_not_exists(PK)"}})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        return rec
+
+    def timeline(self, invoice_id: str) -> list[Event]:
+        out: list[Event] = []
+        kwargs = {"TableName": self.table_name, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :ev)",
+                  "ExpressionAttributeValues": self._ser({":pk": f"INV#{invoice_id}", ":ev": "EV#"}), "ConsistentRead": True}
+        while True:
+            res = self.client.query(**kwargs)
+            for raw in res.get("Items", []):
+                item = self._de(raw)
+                out.append(Event(invoice_id=invoice_id, kind=EventKind(item["kind"]), at=clock.parse_iso(item["at"]),
+                                 actor=item.get("actor", "facteur"), recipient_id=item.get("recipient_id"),
+                                 detail=item.get("detail") or {}))
+            if "LastEvaluatedKey" not in res:
+                return out
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+
+    def by_supplier(self, supplier_id: str, status: str | None = None, limit: int = 100) -> list[InvoiceRecord]:
+        cond = "GSI1PK = :pk" + (" AND begins_with(GSI1SK, :st)" if status else "")
+        values = {":pk": f"SUP#{supplier_id}"}
+        if status:
+            values[":st"] = f"{status}#"
+        res = self.client.query(TableName=self.table_name, IndexName="GSI1", KeyConditionExpression=cond,
+                                ExpressionAttributeValues=self._ser(values), Limit=limit)
+        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+
+    def by_buyer(self, supplier_id: str, customer_id: str, limit: int = 100) -> list[InvoiceRecord]:
+        res = self.client.query(TableName=self.table_name, IndexName="GSI2", KeyConditionExpression="GSI2PK = :pk",
+                                ExpressionAttributeValues=self._ser({":pk": f"BUY#{supplier_id}#{customer_id}"}), Limit=limit)
+        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+
+    def due(self, supplier_id: str, before: datetime, limit: int = 100) -> list[InvoiceRecord]:
+        res = self.client.query(TableName=self.table_name, IndexName="GSI3",
+                                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :t",
+                                ExpressionAttributeValues=self._ser({":pk": f"DUE#{supplier_id}", ":t": clock.iso(before) + "~"}),
+                                Limit=limit)
+        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+
+    # -- keys --
+    def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
+        """Put PK=key once. Returns None when claimed now, else the existing item (the winner)."""
+        try:
+            self.client.put_item(TableName=self.table_name, Item=self._ser({"PK": key, "SK": key.split("#")[0], **value}),
+                                 ConditionExpression="attribute_not_exists(PK)")
+            return None
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise _translate(exc) from exc
+        res = self.client.get_item(TableName=self.table_name, Key=self._ser({"PK": key, "SK": key.split("#")[0]}),
+                                   ConsistentRead=True)
+        return self._de(res.get("Item", {}))
+
+    def _event_item(self, ev: Event) -> dict[str, Any]:
+        return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{secrets.token_hex(3)}",
+                "kind": ev.kind.value, "at": clock.iso(ev.at), "actor": ev.actor, "recipient_id": ev.recipient_id,
+                "detail": ev.detail or None, "lifecycle_code": ev.french_code}
+
+
+def _ddb_safe(v: Any) -> Any:
+    if isinstance(v, float):
+        return Decimal(str(v))
+    if isinstance(v, dict):
+        return {k: _ddb_safe(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_ddb_safe(x) for x in v]
+    return v
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, Decimal) and v == v.to_integral_value() and "E" not in str(v) and "." not in str(v):
+        return int(v)
+    return v
+
+
+def _translate(exc: ClientError) -> Exception:
+    code = exc.response["Error"]["Code"]
+    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+        return Conflict(f"concurrent update ({code})")
+    if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                "InternalServerError", "TransactionConflictException"):
+        return RetryableError(f"DynamoDB {code}")
+    return exc
+
+
+def apply_event(store: InvoiceStore, invoice_id: str, event: Event, mutate=None, attempts: int = 5) -> InvoiceRecord:
+    """Append `event` and move the projection, re-reading on a lost race. `mutate(rec)` may
+    change other fields of the projection in the same conditional write."""
+    for _ in range(attempts):
+        rec = store.get(invoice_id)
+        expected = rec.version
+        new_status = next_status(rec.status, event.kind)
+        if new_status is not None:
+            rec.status = new_status
+        if mutate is not None:
+            mutate(rec)
+        rec.updated_at = event.at
+        try:
+            return store.save(rec, event, expected)
+        except Conflict:
+            continue
+    raise RetryableError(f"could not record {event.kind.value} on {invoice_id}: too many concurrent updates")
