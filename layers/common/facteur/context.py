@@ -39,6 +39,13 @@ class Context:
         return DocumentStore(self.settings.documents_bucket, self.client("s3"))
 
     @cached_property
+    def public_api_url(self) -> str:
+        name = self.settings.public_api_url_param
+        if not name:
+            return ""
+        return self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"].rstrip("/")
+
+    @cached_property
     def link_key(self) -> bytes:
         from .adapters.secrets import link_key
 

@@ -19,7 +19,7 @@ class Settings(BaseModel):
     documents_bucket: str = Field(..., description="Originals, canonical JSON and produced documents")
     state_machine_arn: str = ""
     link_secret_arn: str = Field("", description="Secrets Manager secret holding the download-link HMAC key")
-    public_api_url: str = Field("", description="Base URL of the API, used in download links")
+    public_api_url_param: str = Field("", description="SSM parameter holding the base URL put in download links")
     mail_from: str = "factures@facteur.example"
     ses_configuration_set: str = ""
     max_input_bytes: int = 20 * 1024 * 1024
@@ -37,7 +37,7 @@ class Settings(BaseModel):
             documents_bucket=env["DOCUMENTS_BUCKET"],
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             link_secret_arn=env.get("LINK_SECRET_ARN", ""),
-            public_api_url=env.get("PUBLIC_API_URL", ""),
+            public_api_url_param=env.get("PUBLIC_API_URL_PARAM", ""),
             mail_from=env.get("MAIL_FROM", "factures@facteur.example"),
             ses_configuration_set=env.get("SES_CONFIGURATION_SET", ""),
             max_input_bytes=int(env.get("MAX_INPUT_BYTES", 20 * 1024 * 1024)),

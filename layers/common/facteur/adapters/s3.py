@@ -1,4 +1,4 @@
-"""Documents in S3: originals, canonical JSON and produced documents, server-side encrypted."""
+"""Documents in S3: originals, canonical JSON and produced documents, encrypted by the bucket default (SSE)."""
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
@@ -13,7 +13,7 @@ class DocumentStore:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", **meta: str) -> str:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type,
-                               ServerSideEncryption="aws:kms", Metadata={k: str(v) for k, v in meta.items()})
+                               Metadata={k: str(v) for k, v in meta.items()})
         return key
 
     def get(self, key: str, bucket: str | None = None) -> bytes:

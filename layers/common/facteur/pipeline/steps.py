@@ -119,7 +119,7 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
     now = clock.now()
     expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
     token = links.sign(ctx.link_key, links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires))
-    link = f"{ctx.settings.public_api_url.rstrip('/')}/d/{token}"
+    link = f"{ctx.public_api_url}/d/{token}"
     attachments = []
     if recipient.attach_document:
         pdf_key = rec.documents.get("facturx")
