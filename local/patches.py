@@ -1,0 +1,224 @@
+"""The three adapters moto needs to run Facteur's own template locally (see
+shared/docs/LOCAL_RUNTIME.md). They replace private moto functions, so moto is pinned and
+`check_patch_points()` fails loudly (tests/contract) if an upgrade moves them.
+
+1. Lambda in-process: moto's Docker runner is replaced by a call of the function's own handler
+   (CodeUri + Handler from template.yaml), each CodeUri loaded under its own module name.
+2. Virtual clock: Wait states, Timestamp waits and Retry back-off sleep on virtual time.
+3. EventBridge rule -> Lambda targets (moto raises NotImplementedError for them).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+PATCH_POINTS = [
+    ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function", "WaitFunction", "_wait_interval"),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp", "Timestamp", "_get_wait_seconds"),
+    ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time"),
+    ("moto.events.models", "Rule", "send_to_targets"),
+]
+
+
+def check_patch_points() -> None:
+    for module, cls, attr in PATCH_POINTS:
+        mod = importlib.import_module(module)
+        owner = getattr(mod, cls) if cls else mod
+        if not hasattr(owner, attr):
+            raise RuntimeError(f"moto moved {module}.{cls or ''}.{attr}: the local runtime must be updated")
+
+
+# --- 1. Lambda in-process ---------------------------------------------------------------
+
+class FunctionRegistry:
+    """function name -> (code dir, handler) from the deployed template."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.functions: dict[str, tuple[Path, str]] = {}
+        self._modules: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self.inflight = 0
+        self.invocations: list[tuple[str, bool]] = []
+
+    def register(self, name: str, code_dir: Path, handler: str) -> None:
+        self.functions[name] = (code_dir, handler)
+
+    def resolve(self, name: str):
+        code_dir, handler = self.functions[name]
+        mod_name, func = handler.rsplit(".", 1)
+        key = f"facteur_fn_{code_dir.name}_{mod_name}"
+        with self._lock:
+            if key not in self._modules:
+                spec = importlib.util.spec_from_file_location(key, code_dir / f"{mod_name}.py")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[key] = module
+                spec.loader.exec_module(module)
+                self._modules[key] = module
+        return getattr(self._modules[key], func)
+
+
+class _Context:
+    def __init__(self, fn):
+        self.function_name = fn.function_name
+        self.invoked_function_arn = fn.function_arn
+        self.memory_limit_in_mb = fn.memory_size
+        self.aws_request_id = "local"
+        self.function_version = "$LATEST"
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+REGISTRY: FunctionRegistry | None = None
+
+
+def install_lambda(registry: FunctionRegistry) -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    global REGISTRY
+    REGISTRY = registry
+
+    def _invoke_lambda(self, event=None):
+        payload = json.loads(event) if isinstance(event, (str, bytes)) and event else (event or {})
+        with registry._lock:
+            registry.inflight += 1
+        try:
+            handler = registry.resolve(self.function_name)
+            result = handler(payload, _Context(self))
+            registry.invocations.append((self.function_name, True))
+            return json.dumps(result, default=str), False, ""
+        except Exception as exc:  # the Lambda error contract: errorType/errorMessage
+            registry.invocations.append((self.function_name, False))
+            tb = traceback.format_exc()
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+                               "stackTrace": tb.splitlines()[-8:]}), True, tb
+        finally:
+            with registry._lock:
+                registry.inflight -= 1
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+# --- 2. Virtual clock -------------------------------------------------------------------
+
+class VirtualClock:
+    """Virtual now = real now + offset. Sleepers register their deadline so the runtime can
+    jump straight to the next one."""
+
+    def __init__(self, start: datetime | None = None):
+        import time
+
+        self._time = time
+        self.offset = (start.timestamp() - time.time()) if start else 0.0
+        self.cv = threading.Condition()
+        self.deadlines: dict[int, float] = {}
+
+    def now(self) -> float:
+        return self._time.time() + self.offset
+
+    def now_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), timezone.utc)
+
+    def utcnow_naive(self) -> datetime:
+        return self.now_dt().replace(tzinfo=None)
+
+    def set(self, ts: float) -> None:
+        with self.cv:
+            if ts > self.now():
+                self.offset += ts - self.now()
+            self.cv.notify_all()
+
+    def advance(self, seconds: float) -> None:
+        self.set(self.now() + seconds)
+
+    def next_deadline(self) -> float | None:
+        with self.cv:
+            return min(self.deadlines.values()) if self.deadlines else None
+
+    def sleep(self, seconds: float, still_running=lambda: True) -> None:
+        deadline = self.now() + seconds
+        token = id(threading.current_thread()) ^ id(object())
+        with self.cv:
+            self.deadlines[token] = deadline
+            try:
+                while self.now() < deadline and still_running():
+                    self.cv.wait(timeout=0.2)
+            finally:
+                self.deadlines.pop(token, None)
+
+    @property
+    def sleepers(self) -> int:
+        with self.cv:
+            return len(self.deadlines)
+
+
+def install_clock(clock: VirtualClock) -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
+
+    def _wait_interval(self, env, wait_seconds):
+        if wait_seconds > 0:
+            clock.sleep(wait_seconds, still_running=env.is_running)
+
+    wait_function.WaitFunction._wait_interval = _wait_interval
+    original = timestamp.Timestamp._get_wait_seconds
+
+    def _get_wait_seconds(self, env):
+        self.string.eval(env=env)
+        value = env.stack.pop()
+        ts = self._from_timestamp_string(timestamp=value)
+        if ts is None:
+            env.stack.append(value)
+            return original(self, env)
+        # moto compares a UTC timestamp with naive local now(); compare UTC with UTC.
+        return int((ts - clock.utcnow_naive()).total_seconds())
+
+    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds
+
+    class _Time:
+        sleep = staticmethod(lambda s: clock.sleep(s))
+
+    retrier_decl.time = _Time
+
+    import facteur.clock
+
+    facteur.clock.set_provider(clock.now_dt)
+
+
+# --- 3. EventBridge rule -> Lambda -------------------------------------------------------
+
+def install_events() -> None:
+    from moto.awslambda.models import lambda_backends
+    from moto.events.models import Rule
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input: bool = True):
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service == "lambda":
+                backend = lambda_backends[arn.account][arn.region]
+                fn = backend.get_function(target["Arn"])
+                fn.invoke(json.dumps(original_event, default=str), {}, {})
+            else:
+                others.append(target)
+        if others:
+            saved, self.targets = self.targets, others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets
