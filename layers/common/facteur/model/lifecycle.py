@@ -144,8 +144,10 @@ def next_status(current: Status | None, event: EventKind) -> Status | None:
         return None
     if current is None:
         return target
-    if current in TERMINAL and not (current is Status.CLOSED and target is Status.PAID):
-        return None  # a payment after the horizon still counts; nothing else moves a closed invoice
+    if current is Status.CLOSED and target is Status.PAID:
+        return Status.PAID  # a payment after the tracking horizon still counts
+    if current in TERMINAL:
+        return None
     if target in ALLOWED.get(current, frozenset()):
         return target
     return None

@@ -1,0 +1,80 @@
+"""Read -> write -> official rules, on the official corpus."""
+import pytest
+
+from facteur.controls.official import check_xml
+from facteur.controls.pdfa import check_facturx_pdf
+from facteur.errors import RejectedInput
+from facteur.formats import cii, facturx, ubl
+from facteur.formats.detect import Kind
+from facteur.formats.reader import read_document
+
+CLEAN = ["facturx-lib/factur-x-en16931.xml", "cen/cii/CII_example1.xml", "cen/cii/CII_example3.xml",
+         "cen/ubl/ubl-tc434-example1.xml", "cen/ubl/ubl-tc434-creditnote1.xml", "cen/ubl/BIS3_Invoice_positive.XML"]
+
+
+@pytest.mark.parametrize("name", CLEAN)
+def test_official_example_converts_to_cii_and_ubl_passing_official_rules(corpus, name):
+    inv = read_document((corpus / name).read_bytes()).invoice
+    cii_xml = cii.write(inv, profile="en16931")
+    assert [f.rule for f in check_xml(cii_xml, Kind.CII, "en16931") if f.blocking] == []
+    kind = Kind.UBL_CREDIT_NOTE if inv.is_credit_note else Kind.UBL_INVOICE
+    assert [f.rule for f in check_xml(ubl.write(inv), kind, "en16931") if f.blocking] == []
+    # the CII we wrote reads back to the same business values
+    again = read_document(cii_xml).invoice
+    assert (again.number, again.amount_due, len(again.lines)) == (inv.number, inv.amount_due, len(inv.lines))
+
+
+def test_facturx_pdf_is_structurally_pdfa3_and_reads_back(corpus):
+    inv = read_document((corpus / "facturx-lib/factur-x-en16931.xml").read_bytes()).invoice
+    pdf = facturx.generate(inv, profile="en16931")
+    assert check_facturx_pdf(pdf, expected_profile="en16931") == []
+    back = read_document(pdf)
+    assert back.kind is Kind.PDF and back.invoice.number == inv.number and back.invoice.amount_due == inv.amount_due
+
+
+def test_structural_check_catches_a_plain_pdf(corpus):
+    from facteur.formats.render import render_pdf
+
+    inv = read_document((corpus / "cen/cii/CII_example1.xml").read_bytes()).invoice
+    rules = {f.rule for f in check_facturx_pdf(render_pdf(inv))}
+    assert {"FX-ATTACHMENT", "PDFA-OUTPUTINTENT", "PDFA-XMP-PART"} <= rules
+
+
+def test_schematron_reports_a_broken_total(corpus):
+    xml = (corpus / "facturx-lib/factur-x-en16931.xml").read_bytes()
+    broken = xml.replace(b"<ram:GrandTotalAmount>", b"<ram:GrandTotalAmount>9", 1)
+    rules = {f.rule for f in check_xml(broken, Kind.CII, "en16931") if f.blocking}
+    assert "BR-CO-15" in rules
+
+
+@pytest.mark.parametrize("data,code", [
+    (b"", "empty"),
+    (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><x>&a;</x>", "xml_dtd_refused"),
+    (b"<Invoice><unclosed></Invoice>", "xml_malformed"),
+    (b"<note xmlns='urn:x'>hello</note>", "not_an_invoice"),
+    (b"{not json", "json_malformed"),
+    (b"\x00\x01\x02garbage", "unknown_format"),
+])
+def test_bad_input_is_rejected_with_a_reason(data, code):
+    with pytest.raises(RejectedInput) as exc:
+        read_document(data)
+    assert exc.value.code == code and exc.value.message
+
+
+@pytest.mark.parametrize("name,code", [
+    ("facturx-lib/zugferd-basic.xml", "zugferd1"),
+    ("facturx-lib/order-x-basic.xml", "not_an_invoice"),
+    ("pdf/corruptedV2PDF.pdf", None),
+])
+def test_corpus_non_invoices_are_rejected_precisely(corpus, name, code):
+    with pytest.raises(RejectedInput) as exc:
+        read_document((corpus / name).read_bytes())
+    assert exc.value.message
+    if code:
+        assert exc.value.code == code
+
+
+def test_oversized_input_is_rejected():
+    with pytest.raises(RejectedInput) as exc:
+        read_document(b"<x/>" * 100, max_bytes=10)
+    assert exc.value.code == "too_large"
