@@ -5,7 +5,7 @@ shared/docs/LOCAL_RUNTIME.md). They replace private moto functions, so moto is p
 1. Lambda in-process: moto's Docker runner is replaced by a call of the function's own handler
    (CodeUri + Handler from template.yaml), each CodeUri loaded under its own module name.
 2. Virtual clock: Wait states, Timestamp waits and Retry back-off sleep on virtual time.
-3. EventBridge rule -> Lambda targets (moto raises NotImplementedError for them).
+3. EventBridge rule -> Lambda targets (moto does not implement that target type).
 """
 from __future__ import annotations
 
