@@ -6,6 +6,7 @@ shared/docs/LOCAL_RUNTIME.md). They replace private moto functions, so moto is p
    (CodeUri + Handler from template.yaml), each CodeUri loaded under its own module name.
 2. Virtual clock: Wait states, Timestamp waits and Retry back-off sleep on virtual time.
 3. EventBridge rule -> Lambda targets (moto does not implement that target type).
+4. SES v2 outbox (local/mail.py): moto drops EmailTags and the configuration set.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PATCH_POINTS = [
     ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp", "Timestamp", "_get_wait_seconds"),
     ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time"),
     ("moto.events.models", "Rule", "send_to_targets"),
+    ("moto.sesv2.responses", "SESV2Response", "send_email"),
 ]
 
 
@@ -159,6 +161,12 @@ class VirtualClock:
         with self.cv:
             return len(self.deadlines)
 
+    def waiting(self) -> tuple[int, int]:
+        """(sleepers, sleepers whose deadline has passed but have not woken up yet)."""
+        with self.cv:
+            now = self.now()
+            return len(self.deadlines), sum(1 for d in self.deadlines.values() if d <= now)
+
 
 def install_clock(clock: VirtualClock) -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -169,7 +177,8 @@ def install_clock(clock: VirtualClock) -> None:
             clock.sleep(wait_seconds, still_running=env.is_running)
 
     wait_function.WaitFunction._wait_interval = _wait_interval
-    original = timestamp.Timestamp._get_wait_seconds
+    original = getattr(timestamp.Timestamp._get_wait_seconds, "__wrapped_by_facteur__",
+                       timestamp.Timestamp._get_wait_seconds)
 
     def _get_wait_seconds(self, env):
         self.string.eval(env=env)
@@ -181,6 +190,7 @@ def install_clock(clock: VirtualClock) -> None:
         # moto compares a UTC timestamp with naive local now(); compare UTC with UTC.
         return int((ts - clock.utcnow_naive()).total_seconds())
 
+    _get_wait_seconds.__wrapped_by_facteur__ = original
     timestamp.Timestamp._get_wait_seconds = _get_wait_seconds
 
     class _Time:
@@ -200,10 +210,13 @@ def install_events() -> None:
     from moto.events.models import Rule
     from moto.utilities.arns import parse_arn
 
-    original = Rule.send_to_targets
+    original = getattr(Rule.send_to_targets, "__wrapped_by_facteur__", Rule.send_to_targets)
 
     def send_to_targets(self, original_event, transform_input: bool = True):
-        if not self.event_pattern.matches_event(original_event):
+        # A scheduled rule (no pattern) matches no event: its targets run on the schedule only.
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
             return
         others = []
         for target in self.targets:
@@ -221,4 +234,5 @@ def install_events() -> None:
             finally:
                 self.targets = saved
 
+    send_to_targets.__wrapped_by_facteur__ = original
     Rule.send_to_targets = send_to_targets

@@ -24,6 +24,18 @@ def _own(invoice_id: str):
     return rec
 
 
+@app.get("/invoices")
+def list_invoices():
+    """The caller's invoices, by status (GSI1), newest first; `?status=held&limit=50&cursor=...`."""
+    q = app.current_event.query_string_parameters or {}
+    records, cursor = get_context().store.by_supplier(caller_supplier(app), q.get("status"),
+                                                      int(q.get("limit", 100)), q.get("cursor"))
+    out = {"invoices": [r.public() for r in records]}
+    if cursor:
+        out["cursor"] = cursor
+    return out
+
+
 @app.get("/invoices/<invoice_id>")
 def get_invoice(invoice_id: str):
     return _own(invoice_id).public()

@@ -2,6 +2,7 @@
 Lambda container reuses them). Tests and the local runtime pass their own clients."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,7 +18,9 @@ class Context:
         if name not in self.clients:
             import boto3
 
-            self.clients[name] = boto3.client(name)
+            with _CLIENT_LOCK:  # creating clients from one session is not thread-safe
+                if name not in self.clients:
+                    self.clients[name] = boto3.session.Session().client(name)
         return self.clients[name]
 
     @cached_property
@@ -53,6 +56,7 @@ class Context:
 
 
 _CTX: Context | None = None
+_CLIENT_LOCK = threading.Lock()
 
 
 def get_context() -> Context:
@@ -60,3 +64,10 @@ def get_context() -> Context:
     if _CTX is None:
         _CTX = Context()
     return _CTX
+
+
+def reset_context() -> None:
+    """Forget the cached settings and clients (the local runtime redeploys in one process)."""
+    global _CTX
+    _CTX = None
+    get_settings.cache_clear()

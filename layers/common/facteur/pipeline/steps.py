@@ -3,6 +3,7 @@ remind. Each takes the invoice id, reads what it needs, records what happened on
 and returns a small JSON-able result for the next state."""
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta, timezone
 
 from .. import clock
@@ -218,7 +219,8 @@ def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
     if now < due_at:
         nxt = min(nxt, due_at + timedelta(days=1))
     _set_next_due(ctx, invoice_id, nxt)
-    return {"outcome": "wait", "wait_seconds": max(1, int((nxt - now).total_seconds())), "reminders": reminders}
+    # Rounded up: waking a fraction of a second early would miss the milestone being waited for.
+    return {"outcome": "wait", "wait_seconds": max(1, math.ceil((nxt - now).total_seconds())), "reminders": reminders}
 
 
 def remind(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:

@@ -194,19 +194,38 @@ class InvoiceStore:
                 return out
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
-    def by_supplier(self, supplier_id: str, status: str | None = None, limit: int = 100) -> list[InvoiceRecord]:
+    def by_supplier(self, supplier_id: str, status: str | None = None, limit: int = 100,
+                    cursor: str | None = None) -> tuple[list[InvoiceRecord], str | None]:
+        """A page of a supplier's invoices (newest first within a status), and the next page's cursor."""
         cond = "GSI1PK = :pk" + (" AND begins_with(GSI1SK, :st)" if status else "")
         values = {":pk": f"SUP#{supplier_id}"}
         if status:
             values[":st"] = f"{status}#"
-        res = self.client.query(TableName=self.table_name, IndexName="GSI1", KeyConditionExpression=cond,
-                                ExpressionAttributeValues=self._ser(values), Limit=limit)
-        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+        return self._page(dict(IndexName="GSI1", KeyConditionExpression=cond, ScanIndexForward=False,
+                               ExpressionAttributeValues=self._ser(values)), limit, cursor, f"SUP#{supplier_id}")
 
-    def by_buyer(self, supplier_id: str, customer_id: str, limit: int = 100) -> list[InvoiceRecord]:
-        res = self.client.query(TableName=self.table_name, IndexName="GSI2", KeyConditionExpression="GSI2PK = :pk",
-                                ExpressionAttributeValues=self._ser({":pk": f"BUY#{supplier_id}#{customer_id}"}), Limit=limit)
-        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+    def by_buyer(self, supplier_id: str, customer_id: str, limit: int = 100,
+                 cursor: str | None = None) -> tuple[list[InvoiceRecord], str | None]:
+        pk = f"BUY#{supplier_id}#{customer_id}"
+        return self._page(dict(IndexName="GSI2", KeyConditionExpression="GSI2PK = :pk", ScanIndexForward=False,
+                               ExpressionAttributeValues=self._ser({":pk": pk})), limit, cursor, pk)
+
+    def _page(self, query: dict, limit: int, cursor: str | None, partition: str) -> tuple[list[InvoiceRecord], str | None]:
+        import base64
+        import json
+
+        if cursor:
+            try:
+                start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            except ValueError as exc:
+                raise ValueError("invalid page cursor") from exc
+            if start.get("GSI1PK", start.get("GSI2PK", {})).get("S") != partition:
+                raise ValueError("invalid page cursor")  # a cursor never crosses tenants
+            query["ExclusiveStartKey"] = start
+        res = self.client.query(TableName=self.table_name, Limit=max(1, min(limit, 500)), **query)
+        nxt = res.get("LastEvaluatedKey")
+        token = base64.urlsafe_b64encode(json.dumps(nxt).encode()).decode() if nxt else None
+        return [_from_item(self._de(i)) for i in res.get("Items", [])], token
 
     def due(self, supplier_id: str, before: datetime, limit: int = 100) -> list[InvoiceRecord]:
         res = self.client.query(TableName=self.table_name, IndexName="GSI3",

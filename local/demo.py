@@ -1,0 +1,283 @@
+"""`facteur demo`: the main job, end to end, on the embedded runtime.
+
+The demo supplier's billing system drops files into the inbound bucket and posts one invoice to
+the API; Facteur reads, checks, converts and e-mails them; the virtual clock then runs five
+weeks: recipients open their signed links (through the local API), one customer misses the
+download deadline and gets a reminder, one address bounces, the supplier reports payments.
+Everything lands in the output folder: produced documents, e-mails (.eml), downloads,
+originals, timeline.json and the summary. Exit 0 when every expected outcome happened.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from .runtime import DEFAULT_START, ROOT, LocalRuntime
+
+SUPPLIER = "atelier-dupont"
+API_KEY = "demo-key-atelier-dupont"
+INBOX = ROOT / "demo" / "inbox"
+DIRECTORY = ROOT / "config" / "demo-directory.yaml"
+MARKER = ".facteur-demo"
+# Milestones each story must show on its timeline.
+EXPECTED_MILESTONES = {
+    "FA-2026-1201": ["deposited", "converted", "sent", "delivered", "downloaded", "paid"],
+    "FA-2026-1202": ["deposited", "converted", "sent", "delivered", "reminded", "downloaded", "overdue", "paid"],
+    "FA-2026-1203": ["deposited", "converted", "sent", "bounced", "downloaded", "paid"],
+    "FA-2026-1204": ["deposited", "converted", "sent", "delivered", "downloaded", "paid"],
+    "FA-2026-1205": ["held"],
+}
+
+# What must have happened by the end (invoice number or file name -> final status).
+EXPECTED = {"FA-2026-1201": "paid", "FA-2026-1202": "paid", "FA-2026-1203": "paid", "FA-2026-1204": "paid",
+            "FA-2026-1205": "held", "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.problems.append(what)
+
+
+class Demo:
+    def __init__(self, out: Path, rt: LocalRuntime):
+        self.out, self.rt = out, rt
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {API_KEY}"
+        self.report = Report()
+        self.wall = time.monotonic()
+
+    # -- output ----------------------------------------------------------------------------
+    def say(self, msg: str) -> None:
+        print(f"  [{self.rt.now():%a %d %b %H:%M} virtual | {time.monotonic() - self.wall:5.1f}s] {msg}", flush=True)
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        return self.http.request(method, f"{self.rt.api_url}{path}", timeout=120, **kw)
+
+    def invoices(self) -> dict[str, dict]:
+        """Every invoice of the supplier, through the API (GET /invoices), keyed by number or file."""
+        out, cursor = {}, None
+        while True:
+            page = self.api("GET", "/invoices", params={"limit": 50, **({"cursor": cursor} if cursor else {})}).json()
+            for inv in page["invoices"]:
+                key = inv["original_name"] if inv["status"] in ("duplicate", "rejected") else inv["number"]
+                out[key] = inv
+            cursor = page.get("cursor")
+            if not cursor:
+                return out
+
+    # -- the story -------------------------------------------------------------------------
+    def intake(self) -> None:
+        for name in ["FA-2026-1201.pdf", "FA-2026-1202.xml", "FA-2026-1203.ubl.xml", "FA-2026-1205.ubl.xml",
+                     "export-truncated.xml"]:
+            self.rt.drop(SUPPLIER, INBOX / name)
+            self.say(f"billing system dropped s3://…/in/{SUPPLIER}/{name}")
+        body = (INBOX / "FA-2026-1204.json").read_bytes()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": "erp-export-1204", "X-Filename": "FA-2026-1204.json"}
+        first = self.api("POST", "/invoices", data=body, headers=headers)
+        again = self.api("POST", "/invoices", data=body, headers=headers)
+        self.say(f"ERP posted FA-2026-1204.json to POST /invoices: HTTP {first.status_code} {first.json()}")
+        self.say(f"ERP retried with the same Idempotency-Key: HTTP {again.status_code}, same invoice "
+                 f"{again.json().get('invoice_id') == first.json().get('invoice_id')}")
+        self.report.expect(first.status_code == 202 and again.status_code == 200
+                           and again.json().get("invoice_id") == first.json().get("invoice_id"), "API idempotent replay")
+        self.rt.settle()
+        self.rt.drop(SUPPLIER, INBOX / "FA-2026-1202-export2.xml")
+        self.say(f"billing system dropped FA-2026-1202-export2.xml (the same invoice, exported twice)")
+        self.rt.settle()
+        invs = self.invoices()
+        for key, inv in sorted(invs.items()):
+            why = f" - {inv['reason']}" if inv.get("reason") else ""
+            if inv["status"] == "held":
+                why = " - " + "; ".join(f"{f['rule']}: {f['message']}" for f in inv["findings"] if f["severity"] == "error")
+            self.say(f"{key:28} -> {inv['status']}{why}")
+        self.say(f"{len(self.rt.outbox.mails)} e-mails sent; SES events: "
+                 f"{sum(len(m.events) for m in self.rt.outbox.mails)} ({', '.join(sorted({e for m in self.rt.outbox.mails for e in m.events}))})")
+
+    def open_link(self, number: str, address: str) -> None:
+        """A recipient clicks the last link it received for this invoice (through the local API)."""
+        inv = self.invoices()[number]
+        mails = [m for m in self.rt.outbox.mails if m.tags.get("invoice_id") == inv["invoice_id"] and address in m.to]
+        if not mails:
+            self.report.expect(False, f"no e-mail to {address} for {number}")
+            return
+        link = mails[-1].links()[0]
+        hop = requests.get(link, allow_redirects=False, timeout=60)
+        self.report.expect(hop.status_code == 302, f"{number}: download link answered {hop.status_code}")
+        if hop.status_code != 302:
+            return
+        pdf = requests.get(hop.headers["Location"], timeout=60)
+        target = self.out / "downloads" / f"{number}-{address.split('@')[0]}.pdf"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pdf.content)
+        self.say(f"{address} opened the signed link of {number}: 302 -> presigned S3 URL -> "
+                 f"{len(pdf.content)} bytes ({target.relative_to(self.out)})")
+
+    def pay(self, number: str, reference: str) -> None:
+        inv = self.invoices()[number]
+        res = self.api("POST", f"/invoices/{inv['invoice_id']}/events",
+                       json={"kind": "paid", "amount": inv["amount_due"], "reference": reference})
+        self.report.expect(res.status_code == 200, f"{number}: payment report answered {res.status_code}")
+        self.say(f"supplier reported {number} paid ({inv['amount_due']} {inv['currency']}, {reference}): "
+                 f"HTTP {res.status_code}, status {res.json().get('status')}")
+
+    def until(self, when: datetime, note: str) -> None:
+        before = len(self.rt.outbox.mails)
+        self.rt.advance_to(when)
+        new = self.rt.outbox.mails[before:]
+        for m in new:
+            self.say(f"mail to {', '.join(m.to)}: {m.subject} [{', '.join(m.events)}]")
+        self.say(note)
+
+    def story(self) -> None:
+        t0 = self.rt.now()
+        self.until(t0 + timedelta(hours=3), "3 hours later")
+        self.open_link("FA-2026-1201", "compta@boulangerie-martin.example")
+        self.until(t0 + timedelta(hours=5), "5 hours later")
+        self.open_link("FA-2026-1203", "achats@groupe-hexa.example")
+        self.open_link("FA-2026-1204", "compta@boulangerie-martin.example")
+        self.until(t0 + timedelta(days=2, hours=1), "Nordwind has not opened FA-2026-1202 within 48 h")
+        reminders = [m for m in self.rt.outbox.mails if m.subject.startswith(("Reminder", "Rappel"))]
+        self.report.expect(len(reminders) >= 1, "a 'not yet downloaded' reminder for FA-2026-1202")
+        self.until(t0 + timedelta(days=2, hours=4), "3 hours after the reminder")
+        self.open_link("FA-2026-1202", "ap@nordwind.example")
+        self.until(t0 + timedelta(days=12), "day 12")
+        self.pay("FA-2026-1201", "VIR-SEPA-20261213-0091")
+        self.until(t0 + timedelta(days=20), "day 20")
+        self.pay("FA-2026-1204", "VIR-SEPA-20261221-0133")
+        self.until(t0 + timedelta(days=33), "day 33: FA-2026-1202 was due on 31 Dec")
+        self.pay("FA-2026-1202", "SWIFT-NW-0107-5521")
+        self.until(t0 + timedelta(days=40), "day 40")
+        self.pay("FA-2026-1203", "VIR-SEPA-20270110-0007")
+        limit = t0 + timedelta(days=60)
+        while self.rt.executions("RUNNING") and self.rt.now() < limit:
+            self.rt.advance(timedelta(days=1))
+        running = len(self.rt.executions("RUNNING"))
+        self.say(f"every invoice's state machine has ended ({running} still running)")
+        self.report.expect(running == 0, f"{running} state machine execution(s) still running")
+
+    # -- results ---------------------------------------------------------------------------
+    def collect(self) -> list[dict]:
+        from facteur.controls.official import check_xml
+        from facteur.controls.pdfa import check_facturx_pdf
+        from facteur.formats.detect import Kind
+        from facteur.formats.reader import read_document
+
+        s3 = self.rt.client("s3")
+        docs_bucket, rows, timeline = self.rt.outputs["DocumentsBucketName"], [], {}
+        for key, inv in sorted(self.invoices().items()):
+            events = self.api("GET", f"/invoices/{inv['invoice_id']}/timeline").json()["events"]
+            timeline[key] = {"invoice_id": inv["invoice_id"], "number": inv.get("number"), "source": inv["source"],
+                             "input": inv["original_name"], "input_kind": inv.get("input_kind"),
+                             "customer": inv.get("customer_id"), "status": inv["status"],
+                             "milestones": [{k: e[k] for k in ("at", "kind", "lifecycle_code", "recipient_id", "actor", "detail")
+                                             if k in e} for e in events]}
+            original = s3.get_object(Bucket=docs_bucket, Key=inv["original_key"])["Body"].read()
+            (self.out / "originals").mkdir(parents=True, exist_ok=True)
+            (self.out / "originals" / f"{inv['invoice_id']}-{inv['original_name']}").write_bytes(original)
+            checks = []
+            for fmt, doc_key in sorted(inv.get("documents", {}).items()):
+                data = s3.get_object(Bucket=docs_bucket, Key=doc_key)["Body"].read()
+                target = self.out / "documents" / doc_key.rsplit("/", 1)[-1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                if fmt == "facturx":
+                    read = read_document(data)
+                    blocking = check_facturx_pdf(data, expected_profile=read.invoice.profile)
+                    blocking += [f for f in check_xml(read.xml, Kind.CII, read.invoice.profile) if f.blocking]
+                elif fmt == "ubl":
+                    blocking = [f for f in check_xml(data, Kind.UBL_INVOICE, "en16931") if f.blocking]
+                else:
+                    blocking = [f for f in check_xml(data, Kind.CII, "en16931") if f.blocking]
+                checks.append(f"{fmt}:{'ok' if not blocking else 'FAIL ' + ','.join(sorted({f.rule for f in blocking}))}")
+                self.report.expect(not blocking, f"{target.name} fails official rules")
+            kinds = [e["kind"] for e in events]
+            rows.append({"key": key, "input": f"{inv['source']}:{inv.get('input_kind') or '?'}",
+                         "customer": inv.get("customer_id") or "-", "status": inv["status"],
+                         "path": " > ".join(f"{e['kind']}{'(' + str(e['lifecycle_code']) + ')' if e.get('lifecycle_code') else ''}"
+                                            for e in events if e["kind"] not in ("received",)),
+                         "reminders": kinds.count("reminded"), "documents": " ".join(checks) or "-"})
+            missing = [k for k in EXPECTED_MILESTONES.get(key, []) if k not in kinds]
+            self.report.expect(not missing, f"{key}: milestones missing from the timeline: {missing}")
+            want = EXPECTED.get(key)
+            self.report.expect(want is None or inv["status"] == want, f"{key}: status {inv['status']}, expected {want}")
+        self.report.expect(set(EXPECTED) <= set(timeline), f"missing invoices: {sorted(set(EXPECTED) - set(timeline))}")
+        (self.out / "timeline.json").write_text(json.dumps(timeline, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return rows
+
+    def summary(self, rows: list[dict]) -> str:
+        cols = [("key", "invoice / file"), ("input", "input"), ("customer", "customer"), ("status", "status"),
+                ("reminders", "rem."), ("documents", "documents (official rules)")]
+        widths = {c: max(len(h), *(len(str(r[c])) for r in rows)) for c, h in cols}
+        line = "  ".join(h.ljust(widths[c]) for c, h in cols)
+        out = [line, "-" * len(line)]
+        for r in rows:
+            out.append("  ".join(str(r[c]).ljust(widths[c]) for c, _ in cols))
+            out.append("    " + r["path"])
+        return "\n".join(out)
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise SystemExit(f"{out} exists and was not made by the demo: choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by `facteur demo`; deleted and rebuilt on each run\n")
+
+
+def run(out: Path) -> int:
+    out = out.resolve()
+    _prepare(out)
+    wall = time.monotonic()
+    print("Facteur demo — the whole path on the embedded runtime (moto, virtual clock); no AWS account needed")
+    print("1/5 deploying template.yaml onto the local runtime", flush=True)
+    with LocalRuntime(out_dir=out, start=DEFAULT_START, log_file=out / "logs" / "lambda.jsonl") as rt:
+        d = rt.deployer
+        print(f"    {len(d.template['Resources'])} resources: {len(d.functions)} functions, state machine "
+              f"{rt.outputs['StateMachineArn'].rsplit(':', 1)[-1]}, API {rt.api_url}, "
+              f"{len(rt.schedules)} schedules ({', '.join(r.schedule.expression for r in rt.schedules)})")
+        for limit in d.local_limits:
+            print(f"    local limit: {limit}")
+        counts = rt.load_directory(DIRECTORY)
+        print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
+        demo = Demo(out, rt)
+        print("2/5 intake: S3 drops and an API post", flush=True)
+        demo.intake()
+        print("3/5 five virtual weeks: downloads, a missed deadline and its reminder, payments", flush=True)
+        demo.story()
+        print("4/5 collecting documents, e-mails and timelines; checking every produced document", flush=True)
+        rows = demo.collect()
+        failed = [name for name, ok in rt.registry.invocations if not ok]
+        demo.report.expect(not failed, f"failed Lambda invocations: {failed}")
+        fired = {}
+        for name, _, ok in rt.fired:
+            fired[name] = fired.get(name, 0) + 1
+            demo.report.expect(ok, f"scheduled {name} failed")
+        table = demo.summary(rows)
+        mails = len(rt.outbox.mails)
+        schedules = ", ".join(f"{k.split('-', 1)[-1]} x{v}" for k, v in sorted(fired.items()))
+        stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, schedules fired: {schedules}; "
+                 f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
+    print("5/5 summary")
+    print(table)
+    print(stats)
+    (out / "summary.txt").write_text(table + "\n" + stats + "\n", encoding="utf-8")
+    print(f"Output in {out}: documents/, mail/ (.eml), downloads/, originals/, timeline.json, summary.txt, logs/")
+    if demo.report.problems:
+        print("DEMO FAILED:", file=sys.stderr)
+        for p in demo.report.problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
+    print("demo OK: every expected outcome happened")
+    return 0
