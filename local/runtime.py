@@ -169,7 +169,9 @@ class LocalRuntime:
 
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_stream = self.log_file.open("a", encoding="utf-8")
-        logger.registered_handler.setStream(self._log_stream)
+        handler = logger.registered_handler
+        with handler.lock:  # not setStream(): it flushes the old stream, which may be closed by now
+            self._previous_stream, handler.stream = handler.stream, self._log_stream
 
     def stop(self) -> None:
         if not self.started:
@@ -188,9 +190,10 @@ class LocalRuntime:
         facteur.context.reset_context()
         if self._log_stream:
             from facteur.observability import logger
-            import sys
 
-            logger.registered_handler.setStream(sys.stdout)
+            handler = logger.registered_handler
+            with handler.lock:
+                handler.stream = self._previous_stream
             self._log_stream.close()
         if self._saved_env is not None:
             os.environ.clear()
@@ -268,7 +271,9 @@ class LocalRuntime:
         limit = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < limit:
-            if self.outbox.pending:
+            if self.outbox.pending and self.registry.inflight == 0:
+                # Relayed once the sending handler has returned (and recorded 'sent'/'reminded'):
+                # SES delivers seconds after accepting a message, never before.
                 self.relay.pump()
                 quiet = 0
                 continue
