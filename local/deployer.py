@@ -62,7 +62,7 @@ class Deployer:
         self.schedules: dict[str, dict[str, Any]] = {}  # rule name -> {expression, targets}
         self.c = {s: boto3.client(s, region_name=region) for s in
                   ("s3", "dynamodb", "lambda", "iam", "stepfunctions", "events", "secretsmanager", "ssm", "sqs",
-                   "sesv2", "ses")}
+                   "sesv2", "ses", "logs")}
 
     # -- intrinsic functions --
     def resolve(self, v: Any) -> Any:
@@ -319,6 +319,14 @@ class Deployer:
             if api["id"] == p["RestApiId"]:
                 api["stage"] = p["StageName"]
         self.physical[logical] = p["StageName"]
+
+    def _create_AWS_Logs_LogGroup(self, logical, p, res):
+        name = p["LogGroupName"]
+        self.c["logs"].create_log_group(logGroupName=name)
+        if "RetentionInDays" in p:
+            self.c["logs"].put_retention_policy(logGroupName=name, retentionInDays=int(p["RetentionInDays"]))
+        self.physical[logical] = name
+        self.attrs[logical] = {"Arn": self._arn("logs", f"log-group:{name}:*")}
 
     def _create_AWS_SecretsManager_Secret(self, logical, p, res):
         gen = p.get("GenerateSecretString") or {}

@@ -31,3 +31,30 @@ def test_template_deploys_on_moto(aws_env):
         assert sfn.describe_state_machine(stateMachineArn=d.outputs["StateMachineArn"])["name"] == "facteur-invoice-dev"
         rules = boto3.client("events", region_name="eu-west-3").list_rules()["Rules"]
         assert {r.get("ScheduleExpression") for r in rules} >= {"cron(0 6 * * ? *)", "rate(7 days)"}
+        logs = boto3.client("logs", region_name="eu-west-3").describe_log_groups(logGroupNamePrefix="/aws/lambda/facteur-")
+        assert len(logs["logGroups"]) == len(d.functions) and {g["retentionInDays"] for g in logs["logGroups"]} == {30}
+
+
+# The only actions AWS accepts on Resource "*" only (log delivery of the state machine).
+VENDED_LOGS = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+               "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+
+
+def test_functions_have_least_privilege_policies():
+    """No wildcard actions, no SES CRUD: the senders may only send, through the configuration set."""
+    import json
+
+    from facteur_local.deployer import load_template, translate
+
+    tpl = translate(load_template(ROOT / "template.yaml"), "eu-west-3")
+    for name, res in tpl["Resources"].items():
+        if res["Type"] != "AWS::IAM::Role":
+            continue
+        for pol in res["Properties"].get("Policies", []):
+            for st in pol["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                assert not any(a == "*" or a.endswith(":*") for a in actions), (name, actions)
+                assert not any(a.startswith("ses:") and a not in ("ses:SendEmail", "ses:SendRawEmail") for a in actions), (name, actions)
+                if st.get("Resource") == "*":
+                    assert set(actions) <= VENDED_LOGS, (name, json.dumps(st))
+

@@ -73,6 +73,18 @@ Ctrl-C stops.""", flush=True)
     return 0
 
 
+def _directory_load(args) -> int:
+    """Load a directory YAML into a deployed stage's DirectoryTable (AWS credentials from the environment)."""
+    import boto3
+
+    from .routing.directory import DirectoryStore, load_yaml
+
+    table = args.table or f"facteur-directory-{args.stage}"
+    counts = load_yaml(DirectoryStore(table, boto3.client("dynamodb")), Path(args.file).read_text(encoding="utf-8"))
+    print(f"{table}: {counts['suppliers']} supplier(s), {counts['customers']} customer(s) loaded")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facteur", description="Facteur e-invoicing")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="run the whole job locally on the embedded runtime (no AWS account)")
     p.add_argument("--out", default="demo-out", help="output folder (rebuilt on each run)")
     p.set_defaults(func=_demo)
+    p = sub.add_parser("directory", help="the directory of suppliers and customers")
+    dsub = p.add_subparsers(dest="directory_command", required=True)
+    p = dsub.add_parser("load", help="load a directory YAML (suppliers, API keys, customers, recipients)")
+    p.add_argument("file")
+    p.add_argument("--stage", default="dev")
+    p.add_argument("--table", help="DirectoryTable name (default facteur-directory-<stage>)")
+    p.set_defaults(func=_directory_load)
     p = sub.add_parser("local", help="the embedded local runtime")
     lsub = p.add_subparsers(dest="local_command", required=True)
     p = lsub.add_parser("up", help="keep the local stack and its API running for manual use")
