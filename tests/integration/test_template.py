@@ -58,3 +58,14 @@ def test_functions_have_least_privilege_policies():
                 if st.get("Resource") == "*":
                     assert set(actions) <= VENDED_LOGS, (name, json.dumps(st))
 
+
+
+def test_an_unsupported_resource_stops_the_local_deployment(aws_env, tmp_path):
+    import pytest
+
+    from facteur_local.deployer import UnsupportedResource
+
+    tpl = tmp_path / "template.yaml"
+    tpl.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+    with mock_aws(), pytest.raises(UnsupportedResource, match="Topic: resource type AWS::SNS::Topic"):
+        Deployer(tmp_path, "eu-west-3").deploy(tpl)

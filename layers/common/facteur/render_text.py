@@ -1,7 +1,10 @@
-"""Human-readable money, French (1 234,56 EUR) or English (1,234.56 EUR)."""
+"""Human-readable money and dates: French (1 234,56 EUR, 31/12/2026) or English (1,234.56 EUR, 31 Dec 2026)."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+
+_MONTHS_EN = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 def money_text(amount: Decimal | None, currency: str, lang: str = "fr") -> str:
@@ -12,3 +15,12 @@ def money_text(amount: Decimal | None, currency: str, lang: str = "fr") -> str:
     if lang == "fr":
         text = text.replace(",", "\u202f").replace(".", ",")
     return f"{text} {currency}"
+
+
+def date_text(value: date | str | None, lang: str = "fr") -> str:
+    if value is None:
+        return "-"
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    if lang == "fr":
+        return d.strftime("%d/%m/%Y")
+    return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"

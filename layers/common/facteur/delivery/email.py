@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from ..model.invoice import Invoice
-from ..render_text import money_text
+from ..render_text import date_text, money_text
 
 TEXTS = {
     "fr": {
@@ -43,9 +43,9 @@ def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_na
                   link_expires: str, attachments: list[tuple[str, str, bytes]], reminder: bool = False,
                   due: str | None = None) -> EmailMessage:
     t = TEXTS.get(lang, TEXTS["fr"])
-    fields = {"number": inv.number, "seller": inv.seller.name or sender_name, "date": inv.issue_date.isoformat(),
-              "amount": money_text(inv.amount_due, inv.currency, lang), "due": due or (inv.due_date.isoformat() if inv.due_date else "-"),
-              "name": to_name, "expires": link_expires,
+    fields = {"number": inv.number, "seller": inv.seller.name or sender_name, "date": date_text(inv.issue_date, lang),
+              "amount": money_text(inv.amount_due, inv.currency, lang), "due": date_text(due or inv.due_date, lang),
+              "name": to_name, "expires": date_text(link_expires, lang),
               "formats": ", ".join(name for name, _, _ in attachments) or "-"}
     subject_key = "subject_reminder" if reminder else ("subject_credit" if inv.is_credit_note else "subject")
     msg = EmailMessage()
@@ -53,7 +53,6 @@ def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_na
     msg["From"] = formataddr((sender_name, sender))
     msg["To"] = formataddr((to_name, to))
     msg["Message-ID"] = make_msgid(domain=sender.split("@")[-1])
-    msg["Content-Language"] = lang
     body = "\n\n".join([
         t["greeting"].format(**fields),
         (t["reminder"] if reminder else t["body"]).format(**fields),
@@ -66,4 +65,5 @@ def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_na
     for filename, mime, data in attachments:
         maintype, subtype = mime.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    msg["Content-Language"] = lang  # after the body: set_content() clears Content-* headers
     return msg

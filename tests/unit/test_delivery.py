@@ -1,0 +1,41 @@
+"""The invoice e-mail: French by default, English available, document attached, link in the body."""
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from facteur.delivery.email import build_message
+from facteur.formats.reader import read_document
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _inv():
+    return read_document((ROOT / "demo" / "inbox" / "FA-2026-1202.xml").read_bytes()).invoice
+
+
+def _roundtrip(msg):
+    return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+
+
+def test_french_mail_with_attachment_and_link():
+    msg = _roundtrip(build_message(inv=_inv(), sender="factures@x.example", sender_name="X", to="a@b.example",
+                                   to_name="Compta", lang="fr", link="https://api.example/d/tok.sig",
+                                   link_expires="2026-12-31", attachments=[("FA.pdf", "application/pdf", b"%PDF-1.7")]))
+    assert msg["Subject"] == "Facture FA-2026-1202 de Atelier Dupont SARL"
+    assert msg["Content-Language"] == "fr"
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "du 01/12/2026" in body and "756,00 EUR" in body and "avant le 31/12/2026" in body
+    assert "https://api.example/d/tok.sig" in body and "valable jusqu'au 31/12/2026" in body
+    assert [(p.get_filename(), p.get_content()) for p in msg.iter_attachments()] == [("FA.pdf", b"%PDF-1.7")]
+
+
+def test_english_reminder():
+    msg = _roundtrip(build_message(inv=_inv(), sender="factures@x.example", sender_name="X", to="a@b.example",
+                                   to_name="AP", lang="en", link="https://api.example/d/t", link_expires="2026-12-31",
+                                   attachments=[], reminder=True))
+    assert msg["Subject"].startswith("Reminder: invoice FA-2026-1202")
+    assert msg["Content-Language"] == "en"
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "dated 1 Dec 2026 (756.00 EUR)" in body and "has not been opened yet" in body
