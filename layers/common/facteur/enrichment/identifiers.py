@@ -22,20 +22,13 @@ def fr_vat_for(siren: str) -> str:
 
 
 def check_customers(ctx: Context) -> dict:
-    from ..tracking.store import InvoiceStore
-
     report = {"customers": 0, "problems": []}
     for supplier_id in ctx.directory.suppliers():
-        res = ctx.client("dynamodb").query(
-            TableName=ctx.settings.directory_table, KeyConditionExpression="PK = :pk AND begins_with(SK, :c)",
-            ExpressionAttributeValues=InvoiceStore._ser({":pk": f"SUP#{supplier_id}", ":c": "CUS#"}))
-        for item in res.get("Items", []):
-            data = InvoiceStore._de(item)["data"]
+        for c in ctx.directory.customers(supplier_id):
             report["customers"] += 1
-            siren, vat = data.get("siren"), data.get("vat_id")
-            if siren and not siren_valid(siren):
-                report["problems"].append({"supplier_id": supplier_id, "customer_id": data["id"], "problem": "invalid SIREN"})
-            elif siren and vat and vat.startswith("FR") and vat != fr_vat_for(siren):
-                report["problems"].append({"supplier_id": supplier_id, "customer_id": data["id"],
+            if c.siren and not siren_valid(c.siren):
+                report["problems"].append({"supplier_id": supplier_id, "customer_id": c.id, "problem": "invalid SIREN"})
+            elif c.siren and c.vat_id and c.vat_id.startswith("FR") and c.vat_id != fr_vat_for(c.siren):
+                report["problems"].append({"supplier_id": supplier_id, "customer_id": c.id,
                                            "problem": "VAT number does not match SIREN"})
     return report

@@ -15,6 +15,7 @@ import hashlib
 import re
 from typing import Any
 
+from ..adapters.dynamodb import Table
 from ..errors import NotFound
 from ..model.directory import Customer, Supplier
 from ..model.invoice import Party
@@ -39,29 +40,13 @@ def party_aliases(p: Party) -> list[str]:
     return [a for a in dict.fromkeys(out) if a]
 
 
-class DirectoryStore:
-    def __init__(self, table_name: str, client=None):
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
+class DirectoryStore(Table):
     def _put(self, item: dict[str, Any]) -> None:
-        from ..tracking.store import InvoiceStore
-
-        self.client.put_item(TableName=self.table_name, Item=InvoiceStore._ser(item))
+        self.client.put_item(TableName=self.table_name, Item=self._ser(item))
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        from ..tracking.store import InvoiceStore
-
-        res = self.client.get_item(TableName=self.table_name, Key=InvoiceStore._ser({"PK": pk, "SK": sk}))
-        return InvoiceStore._de(res["Item"]) if "Item" in res else None
+        res = self.client.get_item(TableName=self.table_name, Key=self._ser({"PK": pk, "SK": sk}))
+        return self._de(res["Item"]) if "Item" in res else None
 
     # -- writes (loading the directory) --
     def put_supplier(self, s: Supplier, api_keys: list[str] = ()) -> None:
@@ -88,6 +73,16 @@ class DirectoryStore:
         if item is None:
             raise NotFound(f"customer {customer_id} of supplier {supplier_id} is not in the directory")
         return Customer.model_validate(item["data"])
+
+    def customers(self, supplier_id: str) -> list[Customer]:
+        out, kwargs = [], {"TableName": self.table_name, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :c)",
+                           "ExpressionAttributeValues": self._ser({":pk": f"SUP#{supplier_id}", ":c": "CUS#"})}
+        while True:
+            res = self.client.query(**kwargs)
+            out += [Customer.model_validate(self._de(i)["data"]) for i in res.get("Items", [])]
+            if "LastEvaluatedKey" not in res:
+                return out
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
     def find_customer(self, supplier_id: str, buyer: Party) -> Customer | None:
         for alias in party_aliases(buyer):

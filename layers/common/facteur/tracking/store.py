@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from .. import clock
+from ..adapters.dynamodb import Table, translate_error
 from ..errors import Conflict, NotFound, RetryableError
 from ..model.lifecycle import FRENCH_CODE, EventKind, Status, next_status
 
@@ -112,35 +113,8 @@ def _from_item(item: dict[str, Any]) -> InvoiceRecord:
     return InvoiceRecord.model_validate(data)
 
 
-class InvoiceStore:
+class InvoiceStore(Table):
     """DynamoDB adapter for invoices, events, dedup and idempotency keys."""
-
-    def __init__(self, table_name: str, client=None):
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    # -- serialisation (low-level client with the boto3 type (de)serialisers) --
-    @staticmethod
-    def _ser(item: dict[str, Any]) -> dict[str, Any]:
-        from boto3.dynamodb.types import TypeSerializer
-
-        s = TypeSerializer()
-        return {k: s.serialize(_ddb_safe(v)) for k, v in item.items() if v is not None}
-
-    @staticmethod
-    def _de(item: dict[str, Any]) -> dict[str, Any]:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        d = TypeDeserializer()
-        return {k: _plain(d.deserialize(v)) for k, v in item.items()}
 
     # -- invoices --
     def create(self, rec: InvoiceRecord, first_event: Event) -> InvoiceRecord:
@@ -153,7 +127,7 @@ class InvoiceStore:
                          "ConditionExpression": "attribute_not_exists(PK)"}},
             ])
         except ClientError as exc:
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
         return rec
 
     def get(self, invoice_id: str) -> InvoiceRecord:
@@ -176,7 +150,7 @@ class InvoiceStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
         return rec
 
     def timeline(self, invoice_id: str) -> list[Event]:
@@ -243,7 +217,7 @@ class InvoiceStore:
             return None
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise _translate(exc) from exc
+                raise translate_error(exc) from exc
         res = self.client.get_item(TableName=self.table_name, Key=self._ser({"PK": key, "SK": key.split("#")[0]}),
                                    ConsistentRead=True)
         return self._de(res.get("Item", {}))
@@ -252,36 +226,6 @@ class InvoiceStore:
         return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{secrets.token_hex(3)}",
                 "kind": ev.kind.value, "at": clock.iso(ev.at), "actor": ev.actor, "recipient_id": ev.recipient_id,
                 "detail": ev.detail or None, "lifecycle_code": ev.french_code}
-
-
-def _ddb_safe(v: Any) -> Any:
-    if isinstance(v, float):
-        return Decimal(str(v))
-    if isinstance(v, dict):
-        return {k: _ddb_safe(x) for k, x in v.items() if x is not None}
-    if isinstance(v, list):
-        return [_ddb_safe(x) for x in v]
-    return v
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    if isinstance(v, Decimal) and v == v.to_integral_value() and "E" not in str(v) and "." not in str(v):
-        return int(v)
-    return v
-
-
-def _translate(exc: ClientError) -> Exception:
-    code = exc.response["Error"]["Code"]
-    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-        return Conflict(f"concurrent update ({code})")
-    if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                "InternalServerError", "TransactionConflictException"):
-        return RetryableError(f"DynamoDB {code}")
-    return exc
 
 
 def apply_event(store: InvoiceStore, invoice_id: str, event: Event, mutate=None, attempts: int = 5) -> InvoiceRecord:
