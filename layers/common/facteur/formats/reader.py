@@ -64,8 +64,12 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
                             code="not_an_invoice")
     from facturx.parse_xml import parse_ubl_cii_xml
 
+    if kind in (Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
+        data_for_parser = _ubl_normalised(root, data)
+    else:
+        data_for_parser = data
     try:
-        data_dict = parse_ubl_cii_xml(data, float_as="string", date_as="date", bytes_as="bytes", check_xsd=False)
+        data_dict = parse_ubl_cii_xml(data_for_parser, float_as="string", date_as="date", bytes_as="bytes", check_xsd=False)
     except Exception as exc:  # the library raises bare Exceptions with a readable message
         raise RejectedInput(f"the {kind.value} XML cannot be read: {_first_line(exc)}", code="unreadable_xml") from exc
     try:
@@ -73,6 +77,21 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
     except ValidationError as exc:
         raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
     return ReadResult(invoice=invoice, kind=container or kind, syntax=kind, xml=data, pdf=pdf)
+
+
+def _ubl_normalised(root, data: bytes) -> bytes:
+    """xs:boolean allows 0/1 (the CEN examples use them); the factur-x parser only knows
+    true/false and would silently drop an allowance whose ChargeIndicator is 0."""
+    from lxml import etree
+
+    cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+    changed = False
+    for el in root.iter(f"{{{cbc}}}ChargeIndicator"):
+        text = (el.text or "").strip()
+        if text in ("0", "1"):
+            el.text = "true" if text == "1" else "false"
+            changed = True
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") if changed else data
 
 
 def _read_json(data: bytes) -> ReadResult:

@@ -42,15 +42,18 @@ def _address(B: Builder, parent, tag: str, p: Party) -> None:
         B.leaf(B.el(a, "cac:Country"), "cbc:IdentificationCode", p.country)
 
 
-def _party(B: Builder, parent, tag: str, p: Party | None) -> None:
+def _party(B: Builder, parent, tag: str, p: Party | None, *, creditor_id: str | None = None,
+           max_ids: int | None = None) -> None:
     """BG-4 seller / BG-7 buyer."""
     if p is None:
         return
     outer = B.el(parent, tag)
     e = B.el(outer, "cac:Party")
     B.leaf(e, "cbc:EndpointID", p.electronic_address, schemeID=p.electronic_address_scheme)  # BT-34 / BT-49
-    for ident in p.identifiers:  # BT-29 / BT-46
+    for ident in p.identifiers[:max_ids]:  # BT-29 / BT-46 (UBL-SR-16: one buyer identifier)
         B.leaf(B.el(e, "cac:PartyIdentification"), "cbc:ID", ident.value, schemeID=ident.scheme)
+    if creditor_id:  # BT-90 on the seller when there is no payee
+        B.leaf(B.el(e, "cac:PartyIdentification"), "cbc:ID", creditor_id, schemeID="SEPA")
     if p.trading_name:  # BT-28 / BT-45
         B.leaf(B.el(e, "cac:PartyName"), "cbc:Name", p.trading_name)
     _address(B, e, "cac:PostalAddress", p)
@@ -206,12 +209,14 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
                 B.leaf(B.el(a, "cac:ExternalReference"), "cbc:URI", att.uri)
     if inv.project_reference:  # BT-11
         B.leaf(B.el(root, "cac:ProjectReference"), "cbc:ID", inv.project_reference)
-    _party(B, root, "cac:AccountingSupplierParty", inv.seller)
-    _party(B, root, "cac:AccountingCustomerParty", inv.buyer)
+    _party(B, root, "cac:AccountingSupplierParty", inv.seller, creditor_id=None if inv.payee else inv.creditor_id)
+    _party(B, root, "cac:AccountingCustomerParty", inv.buyer, max_ids=1)
     if inv.payee:  # BG-10
         pe = B.el(root, "cac:PayeeParty")
         for ident in inv.payee.identifiers:
             B.leaf(B.el(pe, "cac:PartyIdentification"), "cbc:ID", ident.value, schemeID=ident.scheme)
+        if inv.creditor_id:  # BT-90 on the payee when there is one
+            B.leaf(B.el(pe, "cac:PartyIdentification"), "cbc:ID", inv.creditor_id, schemeID="SEPA")
         B.leaf(B.el(pe, "cac:PartyName"), "cbc:Name", inv.payee.name)
         if inv.payee.legal_id:
             B.leaf(B.el(pe, "cac:PartyLegalEntity"), "cbc:CompanyID", inv.payee.legal_id, schemeID=inv.payee.legal_id_scheme)
@@ -242,7 +247,7 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
         if not m.get("BT-81"):
             continue
         pm = B.el(root, "cac:PaymentMeans")
-        B.leaf(pm, "cbc:PaymentMeansCode", m.get("BT-81"), name=m.get("BT-82"))
+        B.leaf(pm, "cbc:PaymentMeansCode", m.get("BT-81"), name=m.get("BT-82") if i == 0 else None)  # UBL-SR-46
         if credit and i == 0:
             B.leaf(pm, "cbc:PaymentDueDate", _d(inv.due_date))  # BT-9 on credit notes
         B.leaf(pm, "cbc:PaymentID", m.get("BT-83"))

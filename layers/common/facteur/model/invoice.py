@@ -305,6 +305,26 @@ class Invoice(_Model):
             data["BT-18"] = _str_keys(data["BT-18"])
         if isinstance(data.get("BT-17"), str):
             data["BT-17"] = [data["BT-17"]]
+        # The payee (BG-10) and tax representative (BG-11) have a name (BT-59, BT-62) and no
+        # trading name; UBL carries that name in PartyName, which the parser reads as a trading name.
+        # BT-90 travels in UBL as a seller (or payee) identifier with schemeID "SEPA".
+        for group in ("BG-4", "BG-10"):
+            party = data.get(group)
+            ids = party.get("identifiers") if isinstance(party, dict) else None
+            if isinstance(ids, dict) and "SEPA" in ids:  # the parser's {scheme: value} form
+                data[group] = {**party, "identifiers": {k: v for k, v in ids.items() if k != "SEPA"}}
+                data["BT-90"] = data.get("BT-90") or ids["SEPA"]
+            elif isinstance(ids, list):
+                sepa = [i for i in ids if isinstance(i, dict) and i.get("scheme") == "SEPA"]
+                if sepa:
+                    data[group] = {**party, "identifiers": [i for i in ids if i not in sepa]}
+                    data["BT-90"] = data.get("BT-90") or sepa[0].get("id")
+        for group in ("BG-10", "BG-11"):
+            party = data.get(group)
+            if isinstance(party, dict) and not party.get("name") and party.get("biz_name"):
+                party = dict(party)
+                party["name"] = party.pop("biz_name")
+                data[group] = party
         return _collect_ext(cls, data)
 
     @property
