@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..model.directory import Customer
+from ..model.directory import Customer, OutputFormat
 from ..model.invoice import Invoice
 from .findings import Finding, Severity
+
+
+# Formats whose syntax requires at least one invoice line (MINIMUM and BASIC WL carry none).
+LINE_FORMATS = {OutputFormat.UBL, OutputFormat.EDIFACT, OutputFormat.CHORUS}
 
 
 def _f(rule: str, bt: str, en: str, fr: str) -> Finding:
@@ -34,6 +38,13 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
     if e.max_amount is not None and inv.tax_inclusive_amount > Decimal(e.max_amount):
         out.append(_f("CUST-MAX-AMOUNT", "BT-112", f"total {inv.tax_inclusive_amount} is over {customer.name}'s limit {e.max_amount}",
                       f"le total {inv.tax_inclusive_amount} dépasse la limite de {customer.name} ({e.max_amount})"))
+    line_formats = [f.value for f in customer.formats if f in LINE_FORMATS]
+    if line_formats and not inv.lines:
+        out.append(_f("CUST-FORMAT-LINES", "BG-25",
+                      f"{customer.name} receives {', '.join(line_formats)}, which needs invoice lines (BR-16); "
+                      f"this {inv.profile.upper()} invoice has none: send it with its lines (EN 16931 profile)",
+                      f"{customer.name} reçoit le format {', '.join(line_formats)}, qui exige des lignes de facture "
+                      f"(BR-16) ; cette facture {inv.profile.upper()} n'en a pas : l'envoyer avec ses lignes (profil EN 16931)"))
     if not any(r.email or r.endpoint for r in customer.recipients):
         out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient with a channel address",
                       f"{customer.name} n'a aucun destinataire joignable"))

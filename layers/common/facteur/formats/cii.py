@@ -246,7 +246,8 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     st = B.el(tx, "ram:ApplicableHeaderTradeSettlement")
     B.leaf(st, "ram:CreditorReferenceID", inv.creditor_id)  # BT-90
     B.leaf(st, "ram:PaymentReference", inv.remittance_information)  # BT-83
-    B.leaf(st, "ram:TaxCurrencyCode", inv.tax_currency)  # BT-6
+    # BT-6 only when it differs from BT-5 (the CII binding of BR-53 forbids them equal)
+    B.leaf(st, "ram:TaxCurrencyCode", inv.tax_currency if inv.tax_currency != inv.currency else None)
     B.leaf(st, "ram:InvoiceCurrencyCode", inv.currency)  # BT-5
     _party(st, "ram:PayeeTradeParty", inv.payee, with_tax=False)  # BG-10
     means = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-84": inv.payment_account_id,
@@ -301,7 +302,8 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     B.leaf(tot, "ram:AllowanceTotalAmount", money(inv.allowance_total))  # BT-107
     B.leaf(tot, "ram:TaxBasisTotalAmount", money(inv.tax_exclusive_amount))  # BT-109
     B.leaf(tot, "ram:TaxTotalAmount", money(inv.tax_amount), currencyID=inv.currency)  # BT-110
-    if inv.tax_currency and inv.tax_amount_accounting is not None:  # BT-111
+    # BT-111, unless BT-6 = BT-5: then BT-110 is also BT-111 (a second total would count twice, BR-CO-15)
+    if inv.tax_currency and inv.tax_currency != inv.currency and inv.tax_amount_accounting is not None:
         B.leaf(tot, "ram:TaxTotalAmount", money(inv.tax_amount_accounting), currencyID=inv.tax_currency)
     B.leaf(tot, "ram:RoundingAmount", money(inv.rounding_amount))  # BT-114
     B.leaf(tot, "ram:GrandTotalAmount", money(inv.tax_inclusive_amount))  # BT-112

@@ -72,11 +72,31 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
         data_dict = parse_ubl_cii_xml(data_for_parser, float_as="string", date_as="date", bytes_as="bytes", check_xsd=False)
     except Exception as exc:  # the library raises bare Exceptions with a readable message
         raise RejectedInput(f"the {kind.value} XML cannot be read: {_first_line(exc)}", code="unreadable_xml") from exc
+    if kind is Kind.CII:
+        _cii_logistics_charges(root, data_dict)
     try:
         invoice = Invoice.model_validate(data_dict)
     except ValidationError as exc:
         raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
     return ReadResult(invoice=invoice, kind=container or kind, syntax=kind, xml=data, pdf=pdf)
+
+
+def _cii_logistics_charges(root, data: dict) -> None:
+    """EXTENDED logistics service fees (BT-X-272) are document-level charges: BT-108 already
+    counts them (BR-FXEXT-CO-12). The factur-x parser skips them; they become BG-21 charges so
+    that no amount is lost and every other syntax balances."""
+    ram = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+    ns = {"ram": ram}
+    fees = root.findall(".//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge", ns)
+    for fee in fees:
+        charge = {"amount": fee.findtext("ram:AppliedAmount", namespaces=ns),
+                  "reason": fee.findtext("ram:Description", namespaces=ns) or "Logistics service fee",
+                  "vat_category_code": fee.findtext("ram:AppliedTradeTax/ram:CategoryCode", namespaces=ns),
+                  "vat_rate": fee.findtext("ram:AppliedTradeTax/ram:RateApplicablePercent", namespaces=ns)}
+        data.setdefault("BG-21", [])
+        if not isinstance(data["BG-21"], list):
+            data["BG-21"] = [data["BG-21"]]
+        data["BG-21"].append({k: v.strip() for k, v in charge.items() if v})
 
 
 def _ubl_normalised(root, data: bytes) -> bytes:

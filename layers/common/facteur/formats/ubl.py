@@ -95,8 +95,8 @@ def _line(B: Builder, parent, line: Line, inv: Invoice, credit: bool) -> None:
     cur = inv.currency
     li = B.el(parent, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
     B.leaf(li, "cbc:ID", line.id)  # BT-126
-    for n in line.notes:  # BT-127
-        B.leaf(li, "cbc:Note", n.text)
+    if line.notes:  # BT-127: one note in UBL (UBL-SR-34); several are joined, none dropped
+        B.leaf(li, "cbc:Note", "\n".join(n.text for n in line.notes))
     B.leaf(li, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", num(line.quantity), unitCode=line.unit)
     B.leaf(li, "cbc:LineExtensionAmount", money(line.net_amount), currencyID=cur)  # BT-131
     B.leaf(li, "cbc:AccountingCost", line.accounting_ref)  # BT-133
@@ -106,8 +106,8 @@ def _line(B: Builder, parent, line: Line, inv: Invoice, credit: bool) -> None:
         B.leaf(per, "cbc:EndDate", _d(line.period_end))
     if line.order_line_ref:  # BT-132
         B.leaf(B.el(li, "cac:OrderLineReference"), "cbc:LineID", line.order_line_ref)
-    if line.object_id:  # BT-128
-        for scheme, value in line.object_id.items():
+    if line.object_id:  # BT-128: one in UBL (UBL-SR-52), the first
+        for scheme, value in list(line.object_id.items())[:1]:
             dr = B.el(li, "cac:DocumentReference")
             B.leaf(dr, "cbc:ID", value, schemeID=scheme or None)
             B.leaf(dr, "cbc:DocumentTypeCode", "130")
@@ -285,7 +285,8 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
         B.leaf(tc, "cbc:TaxExemptionReasonCode", vb.exemption_code)
         B.leaf(tc, "cbc:TaxExemptionReason", vb.exemption_reason)
         _tax_scheme(B, tc)
-    if inv.tax_currency and inv.tax_amount_accounting is not None:  # BT-111
+    # BT-111, unless BT-6 = BT-5: then BT-110 is also BT-111 (a second total would count twice, BR-CO-15)
+    if inv.tax_currency and inv.tax_currency != inv.currency and inv.tax_amount_accounting is not None:
         B.leaf(B.el(root, "cac:TaxTotal"), "cbc:TaxAmount", money(inv.tax_amount_accounting), currencyID=inv.tax_currency)
     lmt = B.el(root, "cac:LegalMonetaryTotal")
     B.leaf(lmt, "cbc:LineExtensionAmount", money(inv.line_total if inv.line_total is not None else 0), currencyID=cur)

@@ -75,7 +75,7 @@ def convert(ctx: Context, invoice_id: str) -> dict:
     base = f"documents/{rec.supplier_id}/{invoice_id}/{_safe(inv.number)}"
     produced: dict[str, str] = {}
     problems: list[Finding] = []
-    profile = inv.profile if inv.profile in ("en16931", "extended", "basic") else "en16931"
+    profile = inv.profile  # the supplier's Factur-X profile is kept (MINIMUM to EXTENDED)
     for fmt in dict.fromkeys([OutputFormat.FACTURX, *formats]):
         if fmt is OutputFormat.FACTURX:
             xml = cii.write(inv, profile=profile)
