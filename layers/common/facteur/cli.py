@@ -7,8 +7,23 @@ import sys
 from pathlib import Path
 
 
+def _customer_from(directory: str, customer_id: str):
+    """A customer from a directory YAML file (the same format `facteur directory load` takes)."""
+    import yaml
+
+    from .model.directory import Customer
+
+    doc = yaml.safe_load(Path(directory).read_text(encoding="utf-8")) or {}
+    for s in doc.get("suppliers", []):
+        for c in s.get("customers", []):
+            if c.get("id") == customer_id:
+                return Customer.model_validate(c)
+    print(f"customer {customer_id} is not in {directory}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _check(args) -> int:
-    from .controls.customer import check_customer  # noqa: F401  (customer checks need a directory)
+    from .controls.customer import check_customer
     from .controls.official import check_xml
     from .errors import RejectedInput
     from .formats import cii
@@ -29,6 +44,8 @@ def _check(args) -> int:
         xml = read.xml if read.syntax is not Kind.JSON else cii.write(read.invoice, profile="en16931")
         syntax = read.syntax if read.syntax is not Kind.JSON else Kind.CII
         findings = [f for f in check_xml(xml, syntax, read.invoice.profile, fr=args.fr) if f.blocking]
+        if args.customer:
+            findings += [f for f in check_customer(read.invoice, _customer_from(args.directory, args.customer)) if f.blocking]
         report.append({"file": name, "readable": True, "conformant": not findings,
                        "findings": [f.model_dump(mode="json", exclude_none=True) for f in findings]})
         if not args.json:
@@ -38,6 +55,80 @@ def _check(args) -> int:
             worst = max(worst, 1)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    return worst
+
+
+SUFFIX = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml", "edifact": ".edi", "chorus": ".chorus.json"}
+
+
+def convert_one(data: bytes, name: str, to: str, profile: str | None = None, chorus_user: int | None = None):
+    """Read one input and write it `to` a format; returns (bytes, blocking findings) or raises
+    RejectedInput. Every output is checked again with the official rules."""
+    from .controls.official import check_xml
+    from .controls.pdfa import check_facturx_pdf
+    from .errors import RejectedInput
+    from .formats import chorus, cii, edifact, facturx, ubl
+    from .formats.detect import Kind
+    from .formats.reader import read_document
+
+    read = read_document(data, filename=name)
+    inv = read.invoice
+    prof = profile or inv.profile
+    if to in ("ubl", "edifact", "chorus") and not inv.lines:
+        raise RejectedInput(f"{to} needs invoice lines (BR-16); this {inv.profile.upper()} invoice has none",
+                            code="needs_lines")
+    if to in ("facturx", "chorus"):
+        xml = cii.write(inv, profile=prof)
+        pdf = facturx.generate(inv, profile=prof, pdf=read.pdf, xml=xml)
+        findings = [f for f in check_xml(xml, Kind.CII, prof) if f.blocking] + check_facturx_pdf(pdf, expected_profile=prof)
+        if to == "facturx":
+            return pdf, findings
+        if chorus_user is None:
+            raise RejectedInput("--chorus-user (the Chorus Pro technical user id) is required for --to chorus",
+                                code="chorus_user_missing")
+        import json
+
+        return json.dumps(chorus.deposit_payload(pdf, Path(name).stem + ".pdf", chorus_user), indent=2).encode(), findings
+    if to == "cii":
+        xml = cii.write(inv, profile=prof)
+        return xml, [f for f in check_xml(xml, Kind.CII, prof) if f.blocking]
+    if to == "ubl":
+        peppol = bool(inv.buyer.electronic_address_scheme and inv.seller.electronic_address_scheme)
+        xml = ubl.write(inv, peppol=peppol)
+        kind = Kind.UBL_CREDIT_NOTE if inv.is_credit_note else Kind.UBL_INVOICE
+        return xml, [f for f in check_xml(xml, kind, "en16931") if f.blocking]
+    if to == "edifact":
+        return edifact.write(inv), []
+    raise ValueError(f"unknown format {to}")
+
+
+def _convert(args) -> int:
+    from .errors import RejectedInput
+
+    if args.output and len(args.files) > 1:
+        print("-o names one output: use --out-dir for several inputs", file=sys.stderr)
+        return 2
+    worst = 0
+    for name in args.files:
+        src = Path(name)
+        target = Path(args.output) if args.output else Path(args.out_dir or ".") / (src.name.split(".")[0] + SUFFIX[args.to])
+        if target.resolve() == src.resolve():
+            print(f"{name}: refusing to overwrite the input", file=sys.stderr)
+            worst = 2
+            continue
+        try:
+            data, findings = convert_one(src.read_bytes(), src.name, args.to, args.profile, args.chorus_user)
+        except (OSError, RejectedInput) as exc:
+            print(f"{name}: cannot be converted: {exc.message if isinstance(exc, RejectedInput) else exc}", file=sys.stderr)
+            worst = 2
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if findings:
+            print(f"{name} -> {target}: written but NOT conformant: {', '.join(sorted({f.rule for f in findings}))}")
+            worst = max(worst, 1)
+        else:
+            print(f"{name} -> {target}")
     return worst
 
 
@@ -92,7 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="+")
     p.add_argument("--fr", action="store_true", help="also run the French BR-FR rules")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--customer", help="also check this customer's expectations (PO, service code, formats...)")
+    p.add_argument("--directory", default="config/demo-directory.yaml", help="directory YAML holding --customer")
     p.set_defaults(func=_check)
+    p = sub.add_parser("convert", help="convert invoices (exit 0 all converted and conformant, 1 not conformant, 2 unreadable)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--to", required=True, choices=sorted(SUFFIX))
+    p.add_argument("--profile", choices=["minimum", "basicwl", "basic", "en16931", "extended"],
+                   help="Factur-X/CII profile (default: the input's)")
+    p.add_argument("--chorus-user", type=int, help="Chorus Pro technical user id (idUtilisateurCourant), for --to chorus")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", help="output file (one input)")
+    out.add_argument("--out-dir", help="output folder (outputs named after the inputs)")
+    p.set_defaults(func=_convert)
     p = sub.add_parser("demo", help="run the whole job locally on the embedded runtime (no AWS account)")
     p.add_argument("--out", default="demo-out", help="output folder (rebuilt on each run)")
     p.set_defaults(func=_demo)

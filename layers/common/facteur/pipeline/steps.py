@@ -15,7 +15,7 @@ from ..controls.pdfa import check_facturx_pdf
 from ..delivery import links
 from ..delivery.email import build_message
 from ..errors import PermanentError
-from ..formats import cii, facturx, ubl
+from ..formats import cii, edifact, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
 from ..model.directory import Channel, Customer, Milestones, OutputFormat
@@ -93,8 +93,11 @@ def convert(ctx: Context, invoice_id: str) -> dict:
         elif fmt is OutputFormat.CII:
             xml = cii.write(inv, profile=profile)
             produced["cii"] = ctx.documents.put(f"{base}.cii.xml", xml, "application/xml")
-        else:
-            logger.warning("output format not available yet", extra={"invoice_id": invoice_id, "format": fmt.value})
+        elif fmt is OutputFormat.EDIFACT:
+            produced["edifact"] = ctx.documents.put(f"{base}.edi", edifact.write(inv, now=clock.now()),
+                                                    "application/EDIFACT")
+        else:  # CHORUS: the Factur-X above is what the Chorus Pro channel deposits (IN_DP_E2_CII_FACTURX)
+            logger.info("format served by its channel", extra={"invoice_id": invoice_id, "format": fmt.value})
     if problems:
         rules = sorted({p.rule for p in problems})
         raise PermanentError(f"produced documents fail official rules: {', '.join(rules)}")
