@@ -74,11 +74,24 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
         raise RejectedInput(f"the {kind.value} XML cannot be read: {_first_line(exc)}", code="unreadable_xml") from exc
     if kind is Kind.CII:
         _cii_logistics_charges(root, data_dict)
+    else:
+        _ubl_seller_tax_registration(root, data_dict)
     try:
         invoice = Invoice.model_validate(data_dict)
     except ValidationError as exc:
         raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
     return ReadResult(invoice=invoice, kind=container or kind, syntax=kind, xml=data, pdf=pdf)
+
+
+def _ubl_seller_tax_registration(root, data: dict) -> None:
+    """BT-32: the seller's PartyTaxScheme whose TaxScheme is not VAT (the parser reads VAT only)."""
+    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+    for ts in root.findall("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme", ns):
+        scheme = (ts.findtext("cac:TaxScheme/cbc:ID", namespaces=ns) or "").strip()
+        company = (ts.findtext("cbc:CompanyID", namespaces=ns) or "").strip()
+        if scheme and scheme.upper() != "VAT" and company and isinstance(data.get("BG-4"), dict):
+            data["BG-4"].setdefault("tax_identifier", company)
 
 
 def _cii_logistics_charges(root, data: dict) -> None:

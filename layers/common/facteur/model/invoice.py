@@ -209,6 +209,16 @@ class Line(_Model):
                                        for k, v in data["BT-158"].items()}}
         return _collect_ext(cls, data)
 
+    @model_validator(mode="after")
+    def _explicit_price_discount(self) -> "Line":
+        # BT-147 is implied by BT-148 - BT-146 when a gross price is given; UBL always states it,
+        # so the canonical form states it too (a CII -> UBL -> CII round trip is then exact).
+        if self.gross_price is not None and not self.price_discounts and self.gross_price != self.net_price:
+            self.price_discounts = [PriceDiscount.model_validate({"BT-147": self.gross_price - self.net_price})]
+        if [(d.amount, d.reason, d.reason_code) for d in self.price_discounts] == [(0, None, None)]:
+            self.price_discounts = []  # a zero discount says nothing (UBL states one with every gross price)
+        return self
+
 
 class Invoice(_Model):
     """BG-0: the invoice. Field order follows EN 16931."""
