@@ -199,3 +199,57 @@ def test_local_control_routes(rt):
     mails = requests.get(f"{base}/_local/mail", timeout=30).json()["mails"]
     assert mails and all(m["file"].endswith(".eml") for m in mails)
     assert json.loads(requests.get(f"{rt.api_url}/nope", timeout=30).text)["message"] == "Missing Authentication Token"
+
+
+BEI_SPIEL = r"""
+suppliers:
+  - id: bei-spiel
+    name: Bei Spiel GmbH
+    vat_id: DE136695976
+    country: DE
+    mail_from: rechnung@bei-spiel.example
+    api_keys: [key-bei-spiel]
+    pdf_templates:
+      - name: gnuaccounting
+        match: "Powered by GnuAccounting"
+        date_format: "%d.%m.%Y"
+        decimal_comma: true
+        fields:
+          BT-1: "Rechnung # (\\S+)"
+          BT-2: "Rechnung # \\S+ von (\\d{2}\\.\\d{2}\\.\\d{4})"
+          BT-9: "bis zum (\\d{2}\\.\\d{2}\\.\\d{4})"
+          BT-109: "Nettobetrag: ([\\d.,]+)"
+          BT-110: "USt\\. Gesamt: ([\\d.,]+)"
+          BT-112: "Gesamtbetrag: ([\\d.,]+)"
+          buyer_id: "Kundennummer:\\s*(\\S+)"
+    customers:
+      - id: theodor-est
+        name: Theodor Est
+        identifiers: ["2"]
+        language: en
+        formats: [facturx]
+        recipients:
+          - {id: te, name: Theodor Est, email: theodor@est.example, language: en}
+"""
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def test_a_plain_pdf_is_captured_by_the_suppliers_template_or_held(rt):
+    rt.load_directory(BEI_SPIEL)
+    blanko = CORPUS / "pdf" / "MustangGnuaccountingBeispielRE-20170509_505blanko.pdf"
+    rt.drop("bei-spiel", blanko)
+    rt.drop("atelier-dupont", blanko, "scan-without-xml.pdf")  # this supplier has no template
+    rt.settle()
+    invoices = api(rt, "GET", "/invoices", key="key-bei-spiel").json()["invoices"]
+    (inv,) = [i for i in invoices if i["original_name"] == blanko.name]
+    assert inv["status"] == "delivered", (inv.get("reason"), inv["findings"])
+    assert inv["number"] == "RE-20170509/505" and inv["amount_due"] == "571.04"
+    assert inv["customer_id"] == "theodor-est" and inv["due_date"] == "2017-05-30"
+    pdf = rt.client("s3").get_object(Bucket=rt.outputs["DocumentsBucketName"], Key=inv["documents"]["facturx"])["Body"].read()
+    from facteur.formats.reader import read_document
+
+    back = read_document(pdf)  # the supplier's own PDF, now a Factur-X MINIMUM
+    assert back.invoice.profile == "minimum" and back.invoice.tax_inclusive_amount == back.invoice.amount_due
+    held = by_name(rt, "scan-without-xml.pdf")
+    assert held["status"] == "held" and held["reason_code"] == "pdf_plain"
+    assert held["findings"][0]["rule"] == "PDF-PLAIN" and "modèle d'extraction" in held["findings"][0]["message_fr"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 
+from functools import lru_cache
+
 from lxml import etree
 
 from ..model.invoice import AllowanceCharge, Invoice, Line, Party
@@ -315,7 +317,73 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         _date(ref, "ram:FormattedIssueDateTime", prec.issue_date, qualified=True)
     if inv.buyer_accounting_reference:  # BT-19
         B.leaf(B.el(st, "ram:ReceivableSpecifiedTradeAccountingAccount"), "ram:ID", inv.buyer_accounting_reference)
+    if profile in ("minimum", "basicwl", "basic"):
+        prune_to_profile(root, profile)
     return to_bytes(root)
+
+
+def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
+    """Drop the elements a Factur-X profile does not carry (its XSD is a restriction of the
+    CII D16B one: same types, fewer elements). The canonical invoice keeps everything; a
+    MINIMUM or BASIC WL output simply says less."""
+    allowed = _profile_types(profile)
+
+    def walk(el: etree._Element, type_name: str) -> None:
+        children = allowed.get(type_name)
+        if children is None:  # a simple or unrestricted type: leave as is
+            return
+        seen: dict[str, int] = {}
+        for child in list(el):
+            if not isinstance(child.tag, str):
+                continue
+            spec = children.get(child.tag)
+            seen[child.tag] = seen.get(child.tag, 0) + 1
+            if spec is None or seen[child.tag] > spec[1]:  # not in the profile, or over its maxOccurs
+                el.remove(child)
+            else:
+                walk(child, spec[0])
+
+    walk(root, allowed["__root__"])
+    if profile == "minimum":  # the MINIMUM schematron: the buyer has a name and a legal id only
+        ram = NSMAP["ram"]
+        for tag in ("PostalTradeAddress", "SpecifiedTaxRegistration"):
+            for el in root.iter(f"{{{ram}}}BuyerTradeParty"):
+                for child in el.findall(f"{{{ram}}}{tag}"):
+                    el.remove(child)
+    return root
+
+
+@lru_cache(maxsize=None)
+def _profile_types(profile: str) -> dict:
+    """{type qname: {child element qname: (child type qname, maxOccurs)}} from the profile's XSD files."""
+    import os
+
+    from ..controls.official import XSD, _facturx_dir
+
+    folder = os.path.dirname(os.path.join(_facturx_dir(), XSD[profile]))
+    xs = "http://www.w3.org/2001/XMLSchema"
+    types: dict = {}
+    for name in os.listdir(folder):
+        if not name.endswith(".xsd"):
+            continue
+        doc = etree.parse(os.path.join(folder, name)).getroot()
+        tns = doc.get("targetNamespace")
+
+        def qname(ref: str, node) -> str:
+            prefix, _, local = ref.rpartition(":")
+            return f"{{{node.nsmap.get(prefix or None, tns)}}}{local}"
+
+        for ct in doc.iter(f"{{{xs}}}complexType"):
+            if ct.get("name") is None or ct.find(f".//{{{xs}}}simpleContent") is not None:
+                continue
+            types[f"{{{tns}}}{ct.get('name')}"] = {
+                f"{{{tns}}}{e.get('name')}": (qname(e.get("type"), e),
+                                              10**9 if e.get("maxOccurs") == "unbounded" else int(e.get("maxOccurs", "1")))
+                for e in ct.iter(f"{{{xs}}}element") if e.get("name") and e.get("type")}
+        for el in doc.findall(f"{{{xs}}}element"):
+            if el.get("name") == "CrossIndustryInvoice":
+                types["__root__"] = qname(el.get("type"), el)
+    return types
 
 
 def tree(inv: Invoice, *, profile: str | None = None) -> etree._Element:

@@ -31,14 +31,16 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024 * 1024) -> ReadResult:
+def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024 * 1024,
+                  pdf_capture=None) -> ReadResult:
+    """`pdf_capture(text) -> invoice data | None`: the supplier's extraction templates for plain PDFs."""
     if not data:
         raise RejectedInput("the file is empty", code="empty")
     if len(data) > max_bytes:
         raise RejectedInput(f"the file is {len(data)} bytes, over the {max_bytes}-byte limit", code="too_large")
     kind = sniff(data)
     if kind is Kind.PDF:
-        return _read_pdf(data, max_bytes=max_bytes)
+        return _read_pdf(data, max_bytes=max_bytes, pdf_capture=pdf_capture)
     if kind is Kind.JSON:
         return _read_json(data)
     if kind is Kind.XML_OTHER:
@@ -142,7 +144,7 @@ def _read_json(data: bytes) -> ReadResult:
     return ReadResult(invoice=invoice, kind=Kind.JSON, syntax=Kind.JSON)
 
 
-def _read_pdf(data: bytes, *, max_bytes: int) -> ReadResult:
+def _read_pdf(data: bytes, *, max_bytes: int, pdf_capture=None) -> ReadResult:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -166,6 +168,23 @@ def _read_pdf(data: bytes, *, max_bytes: int) -> ReadResult:
         listed = ", ".join(sorted(attachments))
         raise RejectedInput(f"the PDF embeds XML files ({listed}) but none named factur-x.xml, "
                             "zugferd-invoice.xml or xrechnung.xml", code="pdf_no_invoice_xml")
+    if pdf_capture is not None:
+        from .pdf_capture import pdf_text
+
+        try:
+            text = pdf_text(data)
+        except Exception as exc:  # pypdf raises many types on damaged content streams
+            raise RejectedInput(f"the PDF text cannot be extracted: {_first_line(exc)}", code="pdf_corrupt") from exc
+        captured = pdf_capture(text)
+        if captured is not None:
+            try:
+                invoice = Invoice.model_validate(captured)
+            except ValidationError as exc:
+                raise RejectedInput(_validation_reason(exc), code="template_incomplete") from exc
+            return ReadResult(invoice=invoice, kind=Kind.PDF, syntax=Kind.PDF, pdf=data,
+                              warnings=["data captured from the PDF text by an extraction template"])
+        raise RejectedInput("the PDF has no embedded invoice XML (plain PDF) and none of the supplier's extraction "
+                            "templates matches it", code="pdf_plain")
     raise RejectedInput("the PDF has no embedded invoice XML (plain PDF); no extraction template is configured "
                         "for this supplier", code="pdf_plain")
 

@@ -83,11 +83,25 @@ class Customer(_M):
     public_sector: bool = False
 
 
+class PdfTemplate(_M):
+    """How to read one billing tool's plain PDFs (formats/pdf_capture.py)."""
+
+    name: str
+    match: str = Field(..., description="Regular expression that recognises the layout")
+    fields: dict[str, str] = Field(..., description="BT id (or buyer_id / buyer_name) -> regex with one group")
+    date_format: str = "%d/%m/%Y"
+    decimal_comma: bool = True
+    currency: str = "EUR"
+    type_code: str = "380"
+
+
 class Supplier(_M):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str
     siren: str | None = None
     vat_id: str | None = None
     mail_from: str | None = None
+    country: str = Field("FR", description="BT-40 seller country, for invoices captured from plain PDFs")
     language: str = "fr"
     auto_complete_notes: bool = Field(False, description="Opt-in: add missing PMT/PMD/AAB notes and BT-23 from the profile")
+    pdf_templates: list[PdfTemplate] = Field(default_factory=list, description="Extraction templates for plain PDFs")

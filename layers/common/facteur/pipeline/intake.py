@@ -16,6 +16,37 @@ from ..observability import logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Reader codes that hold the invoice (the supplier can act) instead of rejecting it, with the French text.
+HOLDABLE = {
+    "pdf_plain": "PDF sans XML de facture : configurez un modèle d'extraction pour ce fournisseur ou envoyez un Factur-X",
+    "template_incomplete": "le modèle d'extraction du PDF n'a pas trouvé toutes les données obligatoires",
+}
+
+
+def pdf_capture_for(ctx: Context, supplier):
+    """The supplier's extraction templates as a reader hook (None when it has none)."""
+    if not supplier.pdf_templates:
+        return None
+    from ..formats.pdf_capture import capture, to_invoice_data
+    from ..model.invoice import Party
+
+    def run(text: str):
+        hit = capture(text, supplier.pdf_templates)
+        if hit is None:
+            return None
+        template, found = hit
+        seller = {"name": supplier.name, "legal_identifier": supplier.siren, "vat_identifier": supplier.vat_id,
+                  "legal_identifier_schemeid": "0002" if supplier.siren else None, "country_code": supplier.country}
+        ids = [{"id": found["buyer_id"]}] if found.get("buyer_id") else []
+        customer = ctx.directory.find_customer(supplier.id, Party.model_validate({"identifiers": ids})) if ids else None
+        if customer is not None:
+            buyer = {"name": customer.name, "legal_identifier": customer.siren, "vat_identifier": customer.vat_id,
+                     "legal_identifier_schemeid": "0002" if customer.siren else None, "identifiers": ids}
+        else:
+            buyer = {"name": found.get("buyer_name") or f"customer {found.get('buyer_id', '?')}", "identifiers": ids}
+        return to_invoice_data(template, found, {k: v for k, v in seller.items() if v}, {k: v for k, v in buyer.items() if v})
+
+    return run
 
 
 @dataclass
@@ -52,19 +83,28 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
                                 actor=f"supplier:{supplier_id}", detail={"source": source, "bytes": len(data), "sha256": digest}))
     try:
         try:
-            ctx.directory.supplier(supplier_id)
+            supplier = ctx.directory.supplier(supplier_id)
         except NotFound as exc:
             raise RejectedInput(f"unknown supplier '{supplier_id}' (files must be dropped under in/<supplier id>/)",
                                 code="unknown_supplier") from exc
-        read = read_document(data, filename=name, max_bytes=ctx.settings.max_input_bytes)
+        read = read_document(data, filename=name, max_bytes=ctx.settings.max_input_bytes,
+                             pdf_capture=pdf_capture_for(ctx, supplier))
     except RejectedInput as exc:
-        logger.info("input rejected", extra={"invoice_id": invoice_id, "reason_code": exc.code})
+        # A plain PDF is an invoice we cannot read yet (no or incomplete template): held for the
+        # supplier to act on, never rejected. Everything else that is not an invoice is rejected.
+        held = exc.code in HOLDABLE
+        logger.info("input held" if held else "input rejected", extra={"invoice_id": invoice_id, "reason_code": exc.code})
+
         def reject(r: InvoiceRecord) -> None:
             r.reason, r.reason_code = exc.message, exc.code
+            if held:
+                r.findings = [{"rule": exc.code.upper().replace("_", "-"), "severity": "error", "message": exc.message,
+                               "message_fr": HOLDABLE[exc.code], "source": "reader"}]
 
-        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.REJECTED, at=clock.now(),
-                                                 detail={"reason": exc.message, "code": exc.code}), mutate=reject)
-        return IntakeResult(invoice_id, Status.REJECTED.value, exc.message)
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.HELD if held else EventKind.REJECTED,
+                                                 at=clock.now(), detail={"reason": exc.message, "code": exc.code}),
+                    mutate=reject)
+        return IntakeResult(invoice_id, (Status.HELD if held else Status.REJECTED).value, exc.message)
 
     inv = read.invoice
     canonical_key = ctx.documents.put(f"canonical/{supplier_id}/{invoice_id}.json",

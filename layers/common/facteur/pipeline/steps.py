@@ -18,6 +18,7 @@ from ..errors import PermanentError
 from ..formats import cii, edifact, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
+from .intake import pdf_capture_for
 from ..model.directory import Channel, Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
@@ -45,11 +46,12 @@ def check(ctx: Context, invoice_id: str) -> dict:
     Any blocking finding holds the invoice with its reasons; otherwise it is deposited (200)."""
     rec, inv = _load(ctx, invoice_id)
     original = ctx.documents.get(rec.original_key)
-    read = read_document(original, max_bytes=ctx.settings.max_input_bytes)
+    supplier = ctx.directory.supplier(rec.supplier_id)
+    read = read_document(original, max_bytes=ctx.settings.max_input_bytes, pdf_capture=pdf_capture_for(ctx, supplier))
     if read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE) and read.xml is not None:
         findings = check_xml(read.xml, read.syntax, inv.profile)
-    else:  # JSON: check the CII we would send
-        findings = check_xml(cii.write(inv, profile="en16931"), Kind.CII, "en16931")
+    else:  # JSON or captured from a plain PDF: check the CII we would send
+        findings = check_xml(cii.write(inv, profile=inv.profile), Kind.CII, inv.profile)
     findings += check_customer(inv, _customer(ctx, rec))
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
