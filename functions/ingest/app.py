@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from facteur.api.http import caller_supplier, make_resolver
 from facteur.context import get_context
 from facteur.observability import logger
+from facteur.pipeline import corrections
 from facteur.pipeline.intake import ingest
 
 app = make_resolver()
@@ -43,6 +44,17 @@ def post_invoice():
                  idempotency_key=headers.get("idempotency-key"))
     status = 200 if res.replayed else (422 if res.status == "rejected" else 202)
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=res.public())
+
+
+@app.put("/invoices/<invoice_id>/document")
+def put_document(invoice_id: str):
+    """Upload a corrected file for a held invoice (same invoice number); it is checked again."""
+    ev = app.current_event
+    raw = ev.body or ""
+    data = base64.b64decode(raw) if ev.is_base64_encoded else raw.encode("utf-8")
+    headers = {k.lower(): v for k, v in (ev.headers or {}).items()}
+    return corrections.correct(get_context(), caller_supplier(app), invoice_id, data,
+                               headers.get("x-filename") or "corrected")
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,7 @@ from facteur.context import get_context
 from facteur.errors import NotFound
 from facteur.model.lifecycle import EventKind
 from facteur.observability import logger
-from facteur.pipeline import steps
+from facteur.pipeline import corrections, steps
 from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event
 from facteur.tracking.store import Event, apply_event
 
@@ -51,6 +51,20 @@ def get_timeline(invoice_id: str):
 def post_event(invoice_id: str):
     body = ReportedEvent.model_validate(app.current_event.json_body or {})
     return record_reported_event(get_context(), caller_supplier(app), invoice_id, body)
+
+
+@app.post("/invoices/<invoice_id>/release")
+def release_invoice(invoice_id: str):
+    """Send a held invoice as it is: `{"reason": "..."}` (recorded with the overridden rules)."""
+    body = app.current_event.json_body or {}
+    return corrections.release(get_context(), caller_supplier(app), invoice_id, str(body.get("reason") or ""))
+
+
+@app.patch("/invoices/<invoice_id>")
+def patch_invoice(invoice_id: str):
+    """Patch fields of a held invoice: `{"fields": {"BT-13": "PO-1"}}`; it is checked again."""
+    body = app.current_event.json_body or {}
+    return corrections.patch(get_context(), caller_supplier(app), invoice_id, body.get("fields") or {})
 
 
 @app.get("/d/<token>")

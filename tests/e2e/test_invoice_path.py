@@ -253,3 +253,42 @@ def test_a_plain_pdf_is_captured_by_the_suppliers_template_or_held(rt):
     held = by_name(rt, "scan-without-xml.pdf")
     assert held["status"] == "held" and held["reason_code"] == "pdf_plain"
     assert held["findings"][0]["rule"] == "PDF-PLAIN" and "modèle d'extraction" in held["findings"][0]["message_fr"]
+
+
+def test_a_held_invoice_is_patched_or_released_and_then_leaves(rt):
+    # held for a missing PO (Groupe Hexa requires BT-13)
+    body = (INBOX / "FA-2026-1205.ubl.xml").read_bytes()
+    for number, name in (("FA-2026-7001", "patch-me.xml"), ("FA-2026-7002", "release-me.xml"), ("FA-2026-7003", "fix-me.xml")):
+        rt.drop("atelier-dupont", body.replace(b"FA-2026-1205", number.encode()), name)
+    rt.settle()
+    patch_me, release_me, fix_me = (by_name(rt, n) for n in ("patch-me.xml", "release-me.xml", "fix-me.xml"))
+    assert {patch_me["status"], release_me["status"], fix_me["status"]} == {"held"}
+    # other tenants cannot touch it; a patch may not change the amounts; a release needs a reason
+    assert api(rt, "PATCH", f"/invoices/{patch_me['invoice_id']}", key="key-of-another-tenant",
+               json={"fields": {"BT-13": "X"}}).status_code == 404
+    assert api(rt, "PATCH", f"/invoices/{patch_me['invoice_id']}", json={"fields": {"BT-112": "1"}}).status_code == 403
+    assert api(rt, "POST", f"/invoices/{release_me['invoice_id']}/release", json={}).status_code == 403
+
+    res = api(rt, "PATCH", f"/invoices/{patch_me['invoice_id']}", json={"fields": {"BT-13": "HX-PO-9001"}})
+    assert res.status_code == 200, res.text
+    res = api(rt, "POST", f"/invoices/{release_me['invoice_id']}/release",
+              json={"reason": "PO agreed by phone with Hexa purchasing (M. Roux)"})
+    assert res.status_code == 200, res.text
+    fixed = body.replace(b"FA-2026-1205", b"FA-2026-7003").replace(
+        b"<cac:AccountingSupplierParty>", b"<cac:OrderReference><cbc:ID>HX-PO-9003</cbc:ID></cac:OrderReference>"
+                                          b"<cac:AccountingSupplierParty>")
+    res = api(rt, "PUT", f"/invoices/{fix_me['invoice_id']}/document", data=fixed,
+              headers={"Content-Type": "application/xml", "X-Filename": "FA-2026-7003-fixed.xml"})
+    assert res.status_code == 200, res.text
+    rt.settle()
+    for inv, kind in ((patch_me, "corrected"), (release_me, "released"), (fix_me, "corrected")):
+        now = api(rt, "GET", f"/invoices/{inv['invoice_id']}").json()
+        assert now["status"] == "delivered", (inv["original_name"], now["status"], now["findings"])
+        events = api(rt, "GET", f"/invoices/{inv['invoice_id']}/timeline").json()["events"]
+        kinds_ = [e["kind"] for e in events]
+        assert kinds_[:4] == ["received", "held", kind, "deposited"] and "sent" in kinds_
+    patched = api(rt, "GET", f"/invoices/{patch_me['invoice_id']}/timeline").json()["events"][2]
+    assert patched["detail"]["patched"]["BT-13"] == {"to": "HX-PO-9001"}  # "from" was empty
+    released = api(rt, "GET", f"/invoices/{release_me['invoice_id']}/timeline").json()["events"]
+    assert released[2]["detail"]["overridden"] == ["CUST-PO"] and released[3]["detail"]["released"] is True
+    assert api(rt, "POST", f"/invoices/{release_me['invoice_id']}/release", json={"reason": "again"}).status_code == 409

@@ -33,6 +33,7 @@ class EventKind(str, Enum):
     HELD = "held"  # failed the controls: reasons recorded, not sent
     RELEASED = "released"  # a held invoice released by the supplier, with a reason
     DEPOSITED = "deposited"  # passed the controls (200)
+    CORRECTED = "corrected"  # the supplier uploaded a corrected file or patched fields of a held invoice
     CONVERTED = "converted"  # output documents produced
     SENT = "sent"  # handed to a channel for one recipient (201)
     DELIVERED = "delivered"  # the channel confirmed delivery, e.g. SES Delivery (203)
@@ -99,6 +100,7 @@ EVENT_STATUS: dict[EventKind, Status] = {
     EventKind.DUPLICATE: Status.DUPLICATE,
     EventKind.HELD: Status.HELD,
     EventKind.RELEASED: Status.RECEIVED,
+    EventKind.CORRECTED: Status.RECEIVED,
     EventKind.DEPOSITED: Status.DEPOSITED,
     EventKind.SENT: Status.SENT,
     EventKind.DELIVERED: Status.DELIVERED,

@@ -112,10 +112,7 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
     customer = ctx.directory.find_customer(supplier_id, inv.buyer)
 
     def describe(r: InvoiceRecord) -> None:
-        r.number, r.issue_date, r.currency = inv.number, inv.issue_date.isoformat(), inv.currency
-        r.due_date = inv.due_date.isoformat() if inv.due_date else None
-        r.amount_due, r.canonical_key, r.input_kind = inv.amount_due, canonical_key, read.kind.value
-        r.customer_id = customer.id if customer else None
+        describe_record(r, inv, canonical_key, read.kind.value, customer)
 
     # BR-01 / business key: one invoice number per supplier. A second one is a duplicate.
     prior = ctx.store.claim(f"DEDUP#{supplier_id}#{inv.number}", {"invoice_id": invoice_id})
@@ -131,6 +128,20 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
                                                  detail={"duplicate_of": first, "number": inv.number}), mutate=dup)
         return IntakeResult(invoice_id, Status.DUPLICATE.value, reason, duplicate_of=first)
 
+    save_description(ctx, invoice_id, describe)
+    (start_workflow or _start_workflow)(ctx, invoice_id, supplier_id)
+    return IntakeResult(invoice_id, Status.RECEIVED.value)
+
+
+def describe_record(r: InvoiceRecord, inv, canonical_key: str, input_kind: str, customer) -> None:
+    r.number, r.issue_date, r.currency = inv.number, inv.issue_date.isoformat(), inv.currency
+    r.due_date = inv.due_date.isoformat() if inv.due_date else None
+    r.amount_due, r.canonical_key, r.input_kind = inv.amount_due, canonical_key, input_kind
+    r.customer_id = customer.id if customer else None
+
+
+def save_description(ctx: Context, invoice_id: str, describe) -> None:
+    """Apply `describe(record)` to the projection with optimistic locking (re-read on a lost race)."""
     for _ in range(5):
         rec = ctx.store.get(invoice_id)
         describe(rec)
@@ -139,15 +150,14 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
             break
         except Conflict:
             continue
-    (start_workflow or _start_workflow)(ctx, invoice_id, supplier_id)
-    return IntakeResult(invoice_id, Status.RECEIVED.value)
 
 
-def _start_workflow(ctx: Context, invoice_id: str, supplier_id: str) -> None:
-    # The execution name is the invoice id: starting it twice is refused by Step Functions.
+def _start_workflow(ctx: Context, invoice_id: str, supplier_id: str, run: int = 0) -> None:
+    # The execution name is the invoice id (then id-2, id-3... after a correction or release):
+    # starting the same run twice is refused by Step Functions.
     sfn = ctx.client("stepfunctions")
     try:
-        sfn.start_execution(stateMachineArn=ctx.settings.state_machine_arn, name=invoice_id,
+        sfn.start_execution(stateMachineArn=ctx.settings.state_machine_arn, name=invoice_id if run < 2 else f"{invoice_id}-{run}",
                             input=json.dumps({"invoice_id": invoice_id, "supplier_id": supplier_id}))
     except sfn.exceptions.ExecutionAlreadyExists:
         pass

@@ -55,13 +55,25 @@ def check(ctx: Context, invoice_id: str) -> dict:
     findings += check_customer(inv, _customer(ctx, rec))
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
-    kind = EventKind.HELD if blocking else EventKind.DEPOSITED
     detail = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
     if blocking:
         detail["rules"] = sorted({f.rule for f in blocking})
+    if blocking and _released(ctx, invoice_id):
+        detail["released"] = True  # the supplier released it with a reason (on the timeline): it leaves
+        blocking = []
+    kind = EventKind.HELD if blocking else EventKind.DEPOSITED
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail),
                 mutate=lambda r: setattr(r, "findings", as_dicts))
     return {"verdict": "held" if blocking else "ok", "blocking": len(blocking)}
+
+
+def _released(ctx: Context, invoice_id: str) -> bool:
+    """Released by the supplier since it was last held (and not corrected since)."""
+    last = None
+    for e in ctx.store.timeline(invoice_id):
+        if e.kind in (EventKind.HELD, EventKind.RELEASED, EventKind.CORRECTED):
+            last = e.kind
+    return last is EventKind.RELEASED
 
 
 # --- convert -----------------------------------------------------------------------------
