@@ -101,8 +101,14 @@ def check_schematron(xml: bytes, name: str) -> list[Finding]:
         severity = {"warning": Severity.WARNING, "information": Severity.INFO, "info": Severity.INFO,
                     "error": Severity.ERROR}.get(flag, Severity.FATAL)
         rule = el.get("id") or _rule_from_text(text) or "SCHEMATRON"
-        findings.append(Finding(rule=rule, severity=severity, message=text, location=el.get("location"),
-                                bt=_bt_from_text(text), source=f"schematron:{name}"))
+        bt = _bt_from_text(rule) or _bt_from_text(text)  # BR-FR ids name their BT (BR-FR-05_BT-22_PMT)
+        where = f" ({bt})" if bt else ""
+        if name.startswith("fr-"):  # the BR-FR rules are written in French
+            en, fr = f"French reform rule {rule} not met{where}: {text}", text
+        else:  # the EN 16931 / Factur-X rules are written in English
+            en, fr = text, f"Règle officielle {rule} non respectée{where} : {text}"
+        findings.append(Finding(rule=rule, severity=severity, message=en, message_fr=fr, location=el.get("location"),
+                                bt=bt, source=f"schematron:{name}"))
     return findings
 
 
@@ -116,7 +122,7 @@ def _rule_from_text(text: str) -> str | None:
 def _bt_from_text(text: str) -> str | None:
     import re
 
-    m = re.search(r"\((B[TG]-\d+)\)", text)
+    m = re.search(r"\((B[TG]-\d+)\)", text) or re.search(r"(?<![A-Z])(B[TG]-\d+)", text)
     return m.group(1) if m else None
 
 

@@ -104,4 +104,7 @@ class Supplier(_M):
     country: str = Field("FR", description="BT-40 seller country, for invoices captured from plain PDFs")
     language: str = "fr"
     auto_complete_notes: bool = Field(False, description="Opt-in: add missing PMT/PMD/AAB notes and BT-23 from the profile")
+    default_notes: dict[str, str] = Field(default_factory=dict,
+                                          description="Texts of the PMT/PMD/AAB notes used by auto-completion")
+    default_process_type: str | None = Field(None, description="BT-23 (B1, S1, M1...) used by auto-completion")
     pdf_templates: list[PdfTemplate] = Field(default_factory=list, description="Extraction templates for plain PDFs")

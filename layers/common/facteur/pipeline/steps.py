@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from .. import clock
 from ..context import Context
 from ..controls.customer import check_customer
+from ..controls.french import auto_complete, french_rules_apply
 from ..controls.findings import Finding
 from ..controls.official import check_xml
 from ..controls.pdfa import check_facturx_pdf
@@ -48,10 +49,18 @@ def check(ctx: Context, invoice_id: str) -> dict:
     original = ctx.documents.get(rec.original_key)
     supplier = ctx.directory.supplier(rec.supplier_id)
     read = read_document(original, max_bytes=ctx.settings.max_input_bytes, pdf_capture=pdf_capture_for(ctx, supplier))
-    if read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE) and read.xml is not None:
-        findings = check_xml(read.xml, read.syntax, inv.profile)
-    else:  # JSON or captured from a plain PDF: check the CII we would send
-        findings = check_xml(cii.write(inv, profile=inv.profile), Kind.CII, inv.profile)
+    inv, added = auto_complete(inv, supplier)
+    if added:  # opt-in: the missing French mentions are added, and the timeline says which
+        key = ctx.documents.put(f"canonical/{rec.supplier_id}/{invoice_id}-completed.json",
+                                inv.model_dump_json(by_alias=True, exclude_none=True).encode(), "application/json")
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CORRECTED, at=clock.now(),
+                                                 actor="facteur", detail={"auto_completed": added}),
+                    mutate=lambda r: setattr(r, "canonical_key", key))
+    fr = french_rules_apply(inv)
+    if read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE) and read.xml is not None and not added:
+        findings = check_xml(read.xml, read.syntax, inv.profile, fr=fr)
+    else:  # JSON, captured from a plain PDF or completed: check the CII we will send
+        findings = check_xml(cii.write(inv, profile=inv.profile), Kind.CII, inv.profile, fr=fr)
     findings += check_customer(inv, _customer(ctx, rec))
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
