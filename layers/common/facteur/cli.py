@@ -132,6 +132,13 @@ def _convert(args) -> int:
     return worst
 
 
+def _schema(args) -> int:
+    from .model.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _demo(args) -> int:
     from facteur_local.demo import run  # the local runtime: in the work tree, never in the layer
 
@@ -196,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("-o", "--output", help="output file (one input)")
     out.add_argument("--out-dir", help="output folder (outputs named after the inputs)")
     p.set_defaults(func=_convert)
+    p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
+    p.set_defaults(func=_schema)
     p = sub.add_parser("demo", help="run the whole job locally on the embedded runtime (no AWS account)")
     p.add_argument("--out", default="demo-out", help="output folder (rebuilt on each run)")
     p.set_defaults(func=_demo)
