@@ -6,6 +6,7 @@ rejected with a precise reason. The few outputs the official rules refuse are li
 with why: they are facts about the standards, and the test fails if they change."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from facteur.formats.detect import Kind
 from facteur.formats.reader import read_document
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-FILES = sorted(str(p.relative_to(CORPUS)) for folder in ("cen/cii", "cen/ubl", "facturx-lib", "pdf")
-               for p in (CORPUS / folder).glob("*") if p.suffix.lower() in (".xml", ".pdf"))
+FILES = sorted(str(p.relative_to(CORPUS)) for folder in ("cen/cii", "cen/ubl", "facturx-lib", "pdf", "cen/edifact")
+               for p in (CORPUS / folder).glob("*")
+               if p.suffix.lower() in (".xml", ".pdf", ".txt") and not (folder == "cen/edifact" and p.suffix == ".xml"))
 
 # Outputs the official rules refuse, and why (rule ids are exact).
 KNOWN = {
@@ -28,6 +30,12 @@ KNOWN = {
     "cen/ubl/FT_G2G_TD01_con_Allegato_Bonifico_e_Split_Payment.xml": {"cii": {"FX-SCH-A-000587", "FX-SCH-A-000619"},
                                                                        "facturx": {"FX-SCH-A-000587", "FX-SCH-A-000619"}},
     "cen/cii/XRechnung-O.xml": {"cii": {"FX-SCH-A-000589"}, "facturx": {"FX-SCH-A-000589"}},
+    # CEN EDIFACT samples whose own data break a rule: Norwegian VAT numbers without the NO prefix
+    # (BR-CO-09); a credit transfer (58) with no seller IBAN and a placeholder attachment (5).
+    "cen/edifact/EDIFACT_EXAMPLE2.TXT": {f: {"BR-CO-09"} for f in ("cii", "facturx", "ubl")},
+    "cen/edifact/EDIFACT_EXAMPLE6.TXT": {f: {"BR-CO-09"} for f in ("cii", "facturx", "ubl")},
+    "cen/edifact/EDIFACT_EXAMPLE5.TXT": {"cii": {"CII-SR-470", "FX-SCH-A-000287"},
+                                         "facturx": {"CII-SR-470", "FX-SCH-A-000287"}, "ubl": {"BR-61", "BR-CL-24"}},
 }
 # Why the other files are not invoices (reader codes).
 REJECTED = {
@@ -75,3 +83,16 @@ def test_corpus_file_is_converted_or_rejected_with_a_reason(name):
 
 def test_the_corpus_is_all_there():
     assert len(FILES) >= 75
+
+
+@pytest.mark.parametrize("name", [f for f in FILES if f.endswith(".TXT") and (CORPUS / f).with_suffix(".xml").exists()])
+def test_edifact_reading_agrees_with_the_cen_xml_view(name):
+    """The CEN examples come with an XML view of the same INVOIC: number, lines and amount due agree."""
+    from lxml import etree
+
+    inv = read_document((CORPUS / name).read_bytes()).invoice
+    view = etree.parse(str((CORPUS / name).with_suffix(".xml")))
+    assert inv.number == view.findtext("S_BGM/C_C106/D_1004").strip()
+    due = [m.findtext("D_5004") for m in view.iter("C_C516") if m.findtext("D_5025") == "9"]
+    assert due and Decimal(due[-1]) == inv.amount_due
+    assert len(inv.lines) == len(list(view.iter("S_LIN")))

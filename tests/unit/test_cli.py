@@ -47,6 +47,11 @@ def test_edifact_output_is_a_consistent_eancom_invoic(tmp_path):
     assert moa["9"] == str(inv.amount_due) and moa["77"] == str(inv.tax_inclusive_amount)
     unt = int(text.split("\nUNT+")[1].split("+")[0])
     assert unt == len(segs) + 2  # UNT counts UNH through UNT
+    # and it reads back (EDIFACT is an input too)
+    back = read_document(out.read_bytes()).invoice
+    assert (back.number, back.issue_date, back.amount_due, back.tax_amount, len(back.lines)) == \
+        (inv.number, inv.issue_date, inv.amount_due, inv.tax_amount, len(inv.lines))
+    assert [(l.name[:35], l.quantity, l.net_amount) for l in back.lines] == [(l.name[:35], l.quantity, l.net_amount) for l in inv.lines]
 
 
 def test_chorus_payload_carries_the_facturx(tmp_path):

@@ -95,11 +95,14 @@ def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_lev
         B.leaf(t, "ram:RateApplicablePercent", num(ac.vat_rate))
 
 
-def _line(parent, line: Line) -> None:
+def _line(parent, line: Line, *, one_note: bool = False) -> None:
     li = B.el(parent, "ram:IncludedSupplyChainTradeLineItem")
     doc = B.el(li, "ram:AssociatedDocumentLineDocument")
     B.leaf(doc, "ram:LineID", line.id)  # BT-126
-    for n in line.notes:  # BT-127
+    notes = line.notes
+    if one_note and len(notes) > 1:  # BT-127 occurs once below EXTENDED: joined, none dropped
+        notes = [type(notes[0]).model_validate({"BT-127": "\n".join(n.text for n in notes)})]
+    for n in notes:
         ne = B.el(doc, "ram:IncludedNote")
         B.leaf(ne, "ram:Content", n.text)
         B.leaf(ne, "ram:SubjectCode", n.subject)
@@ -198,7 +201,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     tx = B.el(root, "rsm:SupplyChainTradeTransaction")
     if profile not in ("minimum", "basicwl"):
         for line in inv.lines:
-            _line(tx, line)
+            _line(tx, line, one_note=profile != "extended")
 
     agr = B.el(tx, "ram:ApplicableHeaderTradeAgreement")
     B.leaf(agr, "ram:BuyerReference", inv.buyer_reference)  # BT-10
@@ -317,7 +320,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         _date(ref, "ram:FormattedIssueDateTime", prec.issue_date, qualified=True)
     if inv.buyer_accounting_reference:  # BT-19
         B.leaf(B.el(st, "ram:ReceivableSpecifiedTradeAccountingAccount"), "ram:ID", inv.buyer_accounting_reference)
-    if profile in ("minimum", "basicwl", "basic"):
+    if profile != "extended":  # EN 16931 and the lower profiles restrict CII D16B: say no more than they allow
         prune_to_profile(root, profile)
     return to_bytes(root)
 
@@ -344,10 +347,16 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
                 walk(child, spec[0])
 
     walk(root, allowed["__root__"])
-    if profile == "minimum":  # the MINIMUM schematron: the buyer has a name and a legal id only
-        ram = NSMAP["ram"]
-        for tag in ("PostalTradeAddress", "SpecifiedTaxRegistration"):
-            for el in root.iter(f"{{{ram}}}BuyerTradeParty"):
+    # What the schematrons forbid in context although the shared XSD type allows it:
+    # the payee (BG-10) has ids, a name and a legal id only; in MINIMUM, so has the buyer.
+    ram = NSMAP["ram"]
+    restricted = {"PayeeTradeParty": ("PostalTradeAddress", "DefinedTradeContact", "SpecifiedTaxRegistration",
+                                      "URIUniversalCommunication", "Description")}
+    if profile == "minimum":
+        restricted["BuyerTradeParty"] = ("PostalTradeAddress", "SpecifiedTaxRegistration")
+    for party, tags in restricted.items():
+        for el in root.iter(f"{{{ram}}}{party}"):
+            for tag in tags:
                 for child in el.findall(f"{{{ram}}}{tag}"):
                     el.remove(child)
     return root

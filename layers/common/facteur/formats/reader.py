@@ -46,7 +46,7 @@ def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024
     if kind is Kind.XML_OTHER:
         return _read_xml(data)
     if kind is Kind.EDIFACT:
-        raise RejectedInput("EDIFACT INVOIC input is not supported yet", code="unsupported_edifact")
+        return _read_edifact(data)
     raise RejectedInput("unrecognised file: neither PDF, XML nor JSON", code="unknown_format")
 
 
@@ -127,6 +127,20 @@ def _ubl_normalised(root, data: bytes) -> bytes:
             el.text = "true" if text == "1" else "false"
             changed = True
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8") if changed else data
+
+
+def _read_edifact(data: bytes) -> ReadResult:
+    from .edifact_read import read
+
+    try:  # UNOW/UNOY are UTF-8; UNOA-UNOC are ISO 8859-x
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    try:
+        invoice = Invoice.model_validate(read(text.lstrip("\ufeff")))
+    except ValidationError as exc:
+        raise RejectedInput(_validation_reason(exc), code="incomplete_invoice") from exc
+    return ReadResult(invoice=invoice, kind=Kind.EDIFACT, syntax=Kind.EDIFACT)
 
 
 def _read_json(data: bytes) -> ReadResult:
