@@ -78,3 +78,21 @@ def test_oversized_input_is_rejected():
     with pytest.raises(RejectedInput) as exc:
         read_document(b"<x/>" * 100, max_bytes=10)
     assert exc.value.code == "too_large"
+
+
+def test_supplier_pdf_keeps_its_other_embedded_files():
+    import io
+    from pathlib import Path
+
+    from pypdf import PdfReader, PdfWriter
+
+    src = (Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1201.pdf").read_bytes()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(src)))
+    writer.add_attachment("timesheet.csv", b"day;hours\n1;8\n")
+    buf = io.BytesIO()
+    writer.write(buf)
+    read = read_document(buf.getvalue())
+    out = facturx.generate(read.invoice, pdf=read.pdf)
+    files = PdfReader(io.BytesIO(out)).attachments
+    assert sorted(files) == ["factur-x.xml", "timesheet.csv"] and files["timesheet.csv"][0] == b"day;hours\n1;8\n"
+    assert check_facturx_pdf(out, expected_profile="en16931") == []

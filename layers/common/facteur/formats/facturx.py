@@ -21,10 +21,11 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
     profile = profile or inv.profile
     xml = xml or cii.write(inv, profile=profile)
     base = pdf if pdf is not None else render_pdf(inv, lang=lang)
-    if pdf is not None:
-        base = _strip_invoice_attachments(base)
-    base = add_output_intent(base)
     attachments = {}
+    if pdf is not None:
+        base, kept = _strip_invoice_attachments(base)
+        attachments.update(kept)  # the supplier's other embedded files travel on
+    base = add_output_intent(base)
     for att in inv.attachments:  # BG-24 documents travel inside the PDF too
         if att.content is not None:
             attachments[att.filename or att.reference] = {"filedata": att.content, "description": att.description or att.reference}
@@ -41,14 +42,20 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
                                 afrelationship="data" if profile in ("minimum", "basicwl") else "alternative")
 
 
-def _strip_invoice_attachments(pdf: bytes) -> bytes:
-    """Remove an existing factur-x.xml / zugferd-invoice.xml so the new one is the only invoice XML."""
+INVOICE_XML_NAMES = {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}
+
+
+def _strip_invoice_attachments(pdf: bytes) -> tuple[bytes, dict]:
+    """Remove the embedded files so the new factur-x.xml is the only invoice XML; the others
+    (supporting documents the supplier embedded) are returned to be embedded again."""
     from pypdf import PdfReader, PdfWriter
 
     reader = PdfReader(io.BytesIO(pdf))
-    names = {n.lower() for n in reader.attachments}
-    if not names & {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}:
-        return pdf
+    files = reader.attachments
+    kept = {name: {"filedata": data[0], "description": name} for name, data in files.items()
+            if name.lower() not in INVOICE_XML_NAMES and data}
+    if not files:
+        return pdf, {}
     writer = PdfWriter(clone_from=reader)
     root = writer._root_object
     if "/Names" in root and "/EmbeddedFiles" in root["/Names"]:
@@ -58,4 +65,4 @@ def _strip_invoice_attachments(pdf: bytes) -> bytes:
         del root["/AF"]
     out = io.BytesIO()
     writer.write(out)
-    return out.getvalue()
+    return out.getvalue(), kept
