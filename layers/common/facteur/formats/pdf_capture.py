@@ -6,20 +6,13 @@ The result is a MINIMUM-profile invoice (EN 16931 header data, no lines): the su
 stays the readable copy and becomes a Factur-X MINIMUM. The seller comes from the supplier's
 profile, the buyer from the customer directory when its identifier is on the page.
 
-    pdf_templates:
+    pdf_templates:                       # in the supplier's directory entry
       - name: gnuaccounting
-        match: "Powered by GnuAccounting"
+        match: "Powered by GnuAccounting"  # recognises the layout
         date_format: "%d.%m.%Y"
-        decimal_comma: true
-        currency: EUR
-        fields:
-          BT-1: "Rechnung # (\\S+)"
-          BT-2: "Rechnung # \\S+ von (\\d{2}\\.\\d{2}\\.\\d{4})"
-          BT-9: "bis zum (\\d{2}\\.\\d{2}\\.\\d{4})"
-          BT-109: "Nettobetrag: ([\\d.,]+)"
-          BT-110: "USt\\. Gesamt: ([\\d.,]+)"
-          BT-112: "Gesamtbetrag: ([\\d.,]+)"
-          buyer_id: "Kundennummer:\\s*(\\S+)"
+        fields: {BT-1: "Rechnung # (\\S+)", BT-112: "Gesamtbetrag: ([\\d.,]+)", ...}
+
+A complete template, used on a corpus PDF, is in tests/e2e/test_invoice_path.py (BEI_SPIEL).
 """
 from __future__ import annotations
 
