@@ -22,6 +22,25 @@ def _customer_from(directory: str, customer_id: str):
     raise SystemExit(2)
 
 
+def _raw_findings(data: bytes, exc, fr: bool):
+    """An XML invoice too incomplete for the model (no number, no date...) is still checked with
+    the official rules as it is, so that they name what is missing. None when that cannot be done."""
+    if exc.code != "incomplete_invoice" or not data.lstrip().startswith(b"<"):
+        return None
+    from .controls.official import check_xml
+    from .formats import xmlsafe
+    from .formats.detect import Kind, xml_kind
+
+    root = xmlsafe.parse(data, what="the XML")
+    kind = xml_kind(root)
+    if kind not in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
+        return None
+    urn = " ".join(root.itertext()).lower() if kind is Kind.CII else ""
+    profile = next((p for p in ("minimum", "basicwl", "extended", "basic") if f":{p}" in urn), "en16931")
+    findings = [f for f in check_xml(data, kind, profile, fr=fr) if f.blocking]
+    return findings or None
+
+
 def _check(args) -> int:
     from .controls.customer import check_customer
     from .controls.official import check_xml
@@ -33,18 +52,26 @@ def _check(args) -> int:
     worst = 0
     report = []
     for name in args.files:
+        data = b""
         try:
-            read = read_document(Path(name).read_bytes(), filename=name)
+            data = Path(name).read_bytes()
+            read = read_document(data, filename=name)
         except (OSError, RejectedInput) as exc:
-            msg = exc.message if isinstance(exc, RejectedInput) else str(exc)
-            report.append({"file": name, "readable": False, "reason": msg})
-            print(f"{name}: cannot be read: {msg}", file=sys.stderr) if not args.json else None
-            worst = 2
-            continue
-        xml = read.xml if read.syntax is not Kind.JSON else cii.write(read.invoice, profile="en16931")
-        syntax = read.syntax if read.syntax is not Kind.JSON else Kind.CII
-        findings = [f for f in check_xml(xml, syntax, read.invoice.profile, fr=args.fr) if f.blocking]
-        if args.customer:
+            raw = _raw_findings(data, exc, args.fr) if isinstance(exc, RejectedInput) else None
+            if raw is None:
+                msg = exc.message if isinstance(exc, RejectedInput) else str(exc)
+                report.append({"file": name, "readable": False, "reason": msg})
+                print(f"{name}: cannot be read: {msg}", file=sys.stderr) if not args.json else None
+                worst = 2
+                continue
+            findings, read = raw, None
+        else:
+            if read.xml is not None and read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
+                xml, syntax = read.xml, read.syntax
+            else:  # JSON, EDIFACT, captured PDF: the CII it becomes
+                xml, syntax = cii.write(read.invoice, profile=read.invoice.profile), Kind.CII
+            findings = [f for f in check_xml(xml, syntax, read.invoice.profile, fr=args.fr) if f.blocking]
+        if args.customer and read is not None:
             findings += [f for f in check_customer(read.invoice, _customer_from(args.directory, args.customer)) if f.blocking]
         report.append({"file": name, "readable": True, "conformant": not findings,
                        "findings": [f.model_dump(mode="json", exclude_none=True) for f in findings]})
