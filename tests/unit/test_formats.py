@@ -96,3 +96,32 @@ def test_supplier_pdf_keeps_its_other_embedded_files():
     files = PdfReader(io.BytesIO(out)).attachments
     assert sorted(files) == ["factur-x.xml", "timesheet.csv"] and files["timesheet.csv"][0] == b"day;hours\n1;8\n"
     assert check_facturx_pdf(out, expected_profile="en16931") == []
+
+
+def test_encrypted_pdf_is_rejected_with_a_reason(tmp_path):
+    import io
+    from pathlib import Path
+
+    from pypdf import PdfReader, PdfWriter
+
+    from facteur.cli import main
+
+    src = (Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1201.pdf").read_bytes()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(src)))
+    writer.encrypt("secret")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(RejectedInput) as exc:
+        read_document(buf.getvalue())
+    assert exc.value.code == "pdf_encrypted"
+    (tmp_path / "locked.pdf").write_bytes(buf.getvalue())
+    assert main(["convert", str(tmp_path / "locked.pdf"), "--to", "ubl", "--out-dir", str(tmp_path)]) == 2
+
+
+def test_entity_expansion_is_refused():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+            b'<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100">'
+            b'&lol2;</rsm:CrossIndustryInvoice>')
+    with pytest.raises(RejectedInput) as exc:
+        read_document(bomb)
+    assert exc.value.code == "xml_dtd_refused"
