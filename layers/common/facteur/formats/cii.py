@@ -156,14 +156,18 @@ def _line(parent, line: Line, *, one_note: bool = False) -> None:
     for ac in line.charges:
         _allowance_charge(st, ac, charge=True, document_level=False)
     B.leaf(B.el(st, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", money(line.net_amount))
-    if line.object_id:  # BT-128
-        for scheme, value in line.object_id.items():
-            ref = B.el(st, "ram:AdditionalReferencedDocument")
-            B.leaf(ref, "ram:IssuerAssignedID", value)
-            B.leaf(ref, "ram:TypeCode", "130")
-            B.leaf(ref, "ram:ReferenceTypeCode", scheme or None)
+    _object_refs(st, line.object_id)  # BT-128
     if line.accounting_ref:  # BT-133
         B.leaf(B.el(st, "ram:ReceivableSpecifiedTradeAccountingAccount"), "ram:ID", line.accounting_ref)
+
+
+def _object_refs(parent, ids: dict | None) -> None:
+    """BT-18 / BT-128 object identifiers: {scheme or "": value} -> referenced documents of type 130."""
+    for scheme, value in (ids or {}).items():
+        ref = B.el(parent, "ram:AdditionalReferencedDocument")
+        B.leaf(ref, "ram:IssuerAssignedID", value)
+        B.leaf(ref, "ram:TypeCode", "130")
+        B.leaf(ref, "ram:ReferenceTypeCode", scheme or None)
 
 
 def _classifications(line: Line):
@@ -227,12 +231,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         ref = B.el(agr, "ram:AdditionalReferencedDocument")
         B.leaf(ref, "ram:IssuerAssignedID", tender)
         B.leaf(ref, "ram:TypeCode", "50")
-    if inv.invoiced_object:  # BT-18
-        for scheme, value in inv.invoiced_object.items():
-            ref = B.el(agr, "ram:AdditionalReferencedDocument")
-            B.leaf(ref, "ram:IssuerAssignedID", value)
-            B.leaf(ref, "ram:TypeCode", "130")
-            B.leaf(ref, "ram:ReferenceTypeCode", scheme or None)
+    _object_refs(agr, inv.invoiced_object)  # BT-18
     if inv.project_reference:  # BT-11
         proj = B.el(agr, "ram:SpecifiedProcuringProject")
         B.leaf(proj, "ram:ID", inv.project_reference)

@@ -19,7 +19,7 @@ from ..errors import PermanentError
 from ..formats import cii, edifact, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
-from .intake import pdf_capture_for
+from .intake import pdf_capture_for, save_description
 from ..model.directory import Channel, Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
@@ -198,16 +198,7 @@ def dispatch(ctx: Context, invoice_id: str) -> dict:
 
 
 def _set_next_due(ctx: Context, invoice_id: str, when: datetime | None) -> None:
-    from ..errors import Conflict
-
-    for _ in range(5):
-        rec = ctx.store.get(invoice_id)
-        rec.next_due_at = when
-        try:
-            ctx.store.save(rec, None, rec.version)
-            return
-        except Conflict:
-            continue
+    save_description(ctx, invoice_id, lambda r: setattr(r, "next_due_at", when))
 
 
 # --- milestones --------------------------------------------------------------------------
