@@ -20,9 +20,8 @@ $(STAMP): requirements/dev.txt requirements/layer.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/facteur demo --out demo-out
 
-## Unit, integration, contract and end-to-end tests, plus the template lint
-test: $(STAMP)
-	$(BIN)/cfn-lint template.yaml
+## Lint (template, ruff, mypy), then unit, integration, contract and end-to-end tests
+test: lint
 	$(BIN)/python -m pytest -q
 
 ## Keep the local stack and its API running for manual use
@@ -33,8 +32,11 @@ up: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## cfn-lint on the template, ruff and mypy on the code
 lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -43,8 +43,8 @@ def median_time(fn, repeat: int = REPEAT) -> float:
 
 
 def main() -> int:
-    from lxml import etree
     from facturx import generate_from_binary
+    from lxml import etree
 
     from facteur.controls import official
     from facteur.controls.official import check_xml
@@ -62,7 +62,7 @@ def main() -> int:
         inv = invoice(n)
         supplier_pdf = render_pdf(inv)  # the supplier's readable PDF, given to both sides
 
-        def facteur_path():
+        def facteur_path(inv=inv, supplier_pdf=supplier_pdf):
             xml = cii.write(inv, profile="en16931")
             assert not [f for f in check_xml(xml, Kind.CII, "en16931") if f.blocking]
             facturx.generate(inv, profile="en16931", pdf=supplier_pdf, xml=xml)
@@ -71,7 +71,7 @@ def main() -> int:
 
         cii_bytes, ubl_bytes = cii.write(inv, profile="en16931"), ubl.write(inv)
 
-        def bare_path():
+        def bare_path(inv=inv, supplier_pdf=supplier_pdf, cii_bytes=cii_bytes, ubl_bytes=ubl_bytes):
             for data, schema, sheet in ((cii_bytes, cii_xsd, cii_sch), (ubl_bytes, ubl_xsd, ubl_sch)):
                 assert schema.validate(etree.fromstring(data))
                 node = proc.parse_xml(xml_text=data.decode("utf-8"))
@@ -90,8 +90,8 @@ def main() -> int:
     for fn_dir in sorted((ROOT / "functions").iterdir()):
         if not (fn_dir / "app.py").exists():
             continue
-        code = ("import sys,time; sys.path.insert(0, %r); t=time.perf_counter(); import app; "
-                "print(round((time.perf_counter()-t)*1000))") % str(fn_dir)
+        code = (f"import sys,time; sys.path.insert(0, {str(fn_dir)!r}); t=time.perf_counter(); import app; "
+                "print(round((time.perf_counter()-t)*1000))")
         env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "facteur", "AWS_DEFAULT_REGION": "eu-west-3"}
         ms = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=fn_dir)
         print(f"  {fn_dir.name:<11} {ms.stdout.strip() or 'error: ' + ms.stderr.strip()[-200:]} ms")
@@ -118,7 +118,7 @@ def layer_size() -> int:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
             continue
-        size += sum(f.locate().stat().st_size for f in dist.files or [] if f.locate().exists())
+        size += sum(p.stat().st_size for p in (Path(str(f.locate())) for f in dist.files or []) if p.exists())
         for r in dist.requires or []:
             if "extra ==" not in r:
                 todo.append(r.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].split("~")[0].strip())

@@ -93,7 +93,7 @@ class Demo:
                            and again.json().get("invoice_id") == first.json().get("invoice_id"), "API idempotent replay")
         self.rt.settle()
         self.rt.drop(SUPPLIER, INBOX / "FA-2026-1202-export2.xml")
-        self.say(f"billing system dropped FA-2026-1202-export2.xml (the same invoice, exported twice)")
+        self.say("billing system dropped FA-2026-1202-export2.xml (the same invoice, exported twice)")
         self.rt.settle()
         invs = self.invoices()
         for key, inv in sorted(invs.items()):
@@ -194,7 +194,7 @@ class Demo:
                 if fmt == "facturx":
                     read = read_document(data)
                     blocking = check_facturx_pdf(data, expected_profile=read.invoice.profile)
-                    blocking += [f for f in check_xml(read.xml, Kind.CII, read.invoice.profile) if f.blocking]
+                    blocking += [f for f in check_xml(read.xml or b"", Kind.CII, read.invoice.profile) if f.blocking]
                 elif fmt == "ubl":
                     blocking = [f for f in check_xml(data, Kind.UBL_INVOICE, "en16931") if f.blocking]
                 else:
@@ -260,7 +260,7 @@ def run(out: Path) -> int:
         rows = demo.collect()
         failed = [name for name, ok in rt.registry.invocations if not ok]
         demo.report.expect(not failed, f"failed Lambda invocations: {failed}")
-        fired = {}
+        fired: dict[str, int] = {}
         for name, _, ok in rt.fired:
             fired[name] = fired.get(name, 0) + 1
             demo.report.expect(ok, f"scheduled {name} failed")

@@ -104,7 +104,7 @@ class Deployer:
                 return self.condition(arg)
         return self.resolve(c)
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
         pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": self.region, "AWS::Partition": "aws",
                   "AWS::StackName": self.stack, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
         if name in pseudo:
@@ -122,7 +122,7 @@ class Deployer:
             raise KeyError(f"unresolved GetAtt {name}.{attr}") from exc
 
     # -- deployment --
-    def deploy(self, template_path: Path) -> "Deployer":
+    def deploy(self, template_path: Path) -> Deployer:
         raw = load_template(template_path)
         for name, p in raw.get("Parameters", {}).items():
             self.parameters.setdefault(name, str(p.get("Default", "")))
@@ -204,7 +204,9 @@ class Deployer:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         self.c["s3"].create_bucket(**kwargs)
         if "BucketEncryption" in p:
-            self.c["s3"].put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]} for r in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]})
+            rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                     for r in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+            self.c["s3"].put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         if "PublicAccessBlockConfiguration" in p:
             self.c["s3"].put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
         if "VersioningConfiguration" in p:

@@ -17,8 +17,9 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -47,6 +48,13 @@ def _compile(path: str) -> re.Pattern:
     return re.compile(f"^{out}$")
 
 
+def _lambda_arn(uri: str) -> str:
+    m = _LAMBDA_URI.search(uri)
+    if m is None:
+        raise RuntimeError(f"not a Lambda integration URI: {uri}")
+    return m.group(1)
+
+
 def routes_from_swagger(body: dict) -> tuple[list[Route], list[str]]:
     defs = body.get("securityDefinitions", {})
     routes = []
@@ -55,7 +63,7 @@ def routes_from_swagger(body: dict) -> tuple[list[Route], list[str]]:
             integ = op.get("x-amazon-apigateway-integration") or {}
             if integ.get("type") != "aws_proxy":
                 raise RuntimeError(f"{method.upper()} {path}: only Lambda proxy integrations are supported locally")
-            m = _LAMBDA_URI.search(integ["uri"])
+            target = _lambda_arn(integ["uri"])
             authorizer = None
             for sec in op.get("security", []):
                 for name in sec:
@@ -65,10 +73,10 @@ def routes_from_swagger(body: dict) -> tuple[list[Route], list[str]]:
                     if not spec or spec.get("type") != "request":
                         raise RuntimeError(f"{method.upper()} {path}: authorizer {name} is not a REQUEST Lambda authorizer")
                     header = spec["identitySource"].split("method.request.header.", 1)[-1]
-                    authorizer = {"name": name, "function_arn": _LAMBDA_URI.search(spec["authorizerUri"]).group(1),
+                    authorizer = {"name": name, "function_arn": _lambda_arn(spec["authorizerUri"]),
                                   "header": header}
             verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-            routes.append(Route(verb, path, _compile(path), m.group(1), authorizer))
+            routes.append(Route(verb, path, _compile(path), target, authorizer))
     # Most specific first: literal segments before parameters.
     routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
     return routes, body.get("x-amazon-apigateway-binary-media-types", [])
@@ -84,7 +92,7 @@ class LocalApiGateway:
         self.api_id = ""
         self.routes: list[Route] = []
         self.binary_types: list[str] = []
-        self.lambda_client = None
+        self.lambda_client: Any = None
         self.now_epoch_ms = now_epoch_ms
         self.server = make_server(host, port, self, threaded=True)
         self.port = self.server.server_port
@@ -97,7 +105,7 @@ class LocalApiGateway:
         self.api_id, self.lambda_client = api_id, lambda_client
 
     # -- lifecycle --
-    def start(self) -> "LocalApiGateway":
+    def start(self) -> LocalApiGateway:
         self._thread = threading.Thread(target=self.server.serve_forever, name="local-api", daemon=True)
         self._thread.start()
         return self
@@ -128,7 +136,7 @@ class LocalApiGateway:
         if not matched:
             return _json(403, {"message": "Missing Authentication Token"})  # what API Gateway answers
         route, m = next(((r, m) for r, m in matched if r.method in (request.method, "ANY")), (None, None))
-        if route is None:
+        if route is None or m is None:
             return _json(403, {"message": "Missing Authentication Token"})
         event = self._event(request, route, path, m.groupdict())
         if route.authorizer:
@@ -168,6 +176,7 @@ class LocalApiGateway:
                 f"{event['httpMethod']}{event['path']}")
 
     def _authorize(self, route: Route, event: dict) -> Response | None:
+        assert route.authorizer is not None
         header = route.authorizer["header"].lower()
         if not any(k.lower() == header and v for k, v in event["headers"].items()):
             return _json(401, {"message": "Unauthorized"})

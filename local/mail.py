@@ -15,10 +15,10 @@ import email.policy
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 BOUNCE_ADDRESSES = {"bounce@simulator.amazonses.com"}
 COMPLAINT_ADDRESSES = {"complaint@simulator.amazonses.com"}
@@ -52,7 +52,7 @@ class Mail:
         return re.findall(r"https?://\S+/d/[A-Za-z0-9_.-]+", self.text())
 
     def attachments(self) -> list[tuple[str, bytes]]:
-        return [(p.get_filename(), p.get_content()) for p in self.message.iter_attachments()]
+        return [(p.get_filename() or "", p.get_content()) for p in self.message.iter_attachments()]
 
 
 class Outbox:
@@ -90,6 +90,8 @@ class Outbox:
 def install_outbox(outbox: Outbox) -> None:
     from moto.sesv2.responses import SESV2Response
 
+    from .patches import replace
+
     original = getattr(SESV2Response.send_email, "__wrapped_by_facteur__", SESV2Response.send_email)
 
     def send_email(self):
@@ -97,8 +99,7 @@ def install_outbox(outbox: Outbox) -> None:
         outbox.record(json.loads(out)["MessageId"], json.loads(self.body))
         return out
 
-    send_email.__wrapped_by_facteur__ = original
-    SESV2Response.send_email = send_email
+    replace(SESV2Response, "send_email", send_email, original)
 
 
 def _slug(text: str) -> str:
@@ -136,7 +137,7 @@ class Relay:
         at = min(mail.sent_at + timedelta(seconds=2), self.outbox.now())
         stamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
         tags = {k: [v] for k, v in mail.tags.items()}
-        tags["ses:configuration-set"] = [mail.configuration_set]
+        tags["ses:configuration-set"] = [mail.configuration_set or ""]
         base = {"timestamp": mail.sent_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "source": mail.source,
                 "messageId": mail.message_id, "destination": mail.to, "tags": tags}
         entries = []
@@ -163,4 +164,4 @@ class Relay:
                                                    "Resources": [f"arn:aws:ses:{self.region}:{self.account}:configuration-set/{mail.configuration_set}"]}])
             if res.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused the SES event: {res['Entries']}")
-            mail.events.append(detail["eventType"])
+            mail.events.append(str(detail["eventType"]))

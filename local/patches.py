@@ -15,8 +15,9 @@ import json
 import sys
 import threading
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 PATCH_POINTS = [
     ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
@@ -34,6 +35,14 @@ def check_patch_points() -> None:
         owner = getattr(mod, cls) if cls else mod
         if not hasattr(owner, attr):
             raise RuntimeError(f"moto moved {module}.{cls or ''}.{attr}: the local runtime must be updated")
+
+
+def replace(owner: Any, attr: str, new: Any, original: Any = None) -> None:
+    """Patch `owner.attr` (a private moto function listed in PATCH_POINTS); `original` is kept on
+    the replacement so that installing twice wraps the original, never a previous patch."""
+    if original is not None:
+        new.__wrapped_by_facteur__ = original
+    setattr(owner, attr, new)
 
 
 # --- 1. Lambda in-process ---------------------------------------------------------------
@@ -59,6 +68,8 @@ class FunctionRegistry:
         with self._lock:
             if key not in self._modules:
                 spec = importlib.util.spec_from_file_location(key, code_dir / f"{mod_name}.py")
+                if spec is None or spec.loader is None:
+                    raise RuntimeError(f"cannot load {code_dir / mod_name}.py")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[key] = module
                 spec.loader.exec_module(module)
@@ -97,7 +108,7 @@ def install_lambda(registry: FunctionRegistry) -> None:
             result = handler(payload, _Context(self))
             registry.invocations.append((self.function_name, True))
             return json.dumps(result, default=str), False, ""
-        except Exception as exc:  # the Lambda error contract: errorType/errorMessage
+        except Exception as exc:  # noqa: BLE001 - the Lambda error contract: any error becomes errorType/errorMessage
             registry.invocations.append((self.function_name, False))
             tb = traceback.format_exc()
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
@@ -106,7 +117,7 @@ def install_lambda(registry: FunctionRegistry) -> None:
             with registry._lock:
                 registry.inflight -= 1
 
-    LambdaFunction._invoke_lambda = _invoke_lambda
+    replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
 
 
 # --- 2. Virtual clock -------------------------------------------------------------------
@@ -127,7 +138,7 @@ class VirtualClock:
         return self._time.time() + self.offset
 
     def now_dt(self) -> datetime:
-        return datetime.fromtimestamp(self.now(), timezone.utc)
+        return datetime.fromtimestamp(self.now(), UTC)
 
     def utcnow_naive(self) -> datetime:
         return self.now_dt().replace(tzinfo=None)
@@ -176,7 +187,7 @@ def install_clock(clock: VirtualClock) -> None:
         if wait_seconds > 0:
             clock.sleep(wait_seconds, still_running=env.is_running)
 
-    wait_function.WaitFunction._wait_interval = _wait_interval
+    replace(wait_function.WaitFunction, "_wait_interval", _wait_interval)
     original = getattr(timestamp.Timestamp._get_wait_seconds, "__wrapped_by_facteur__",
                        timestamp.Timestamp._get_wait_seconds)
 
@@ -190,13 +201,12 @@ def install_clock(clock: VirtualClock) -> None:
         # moto compares a UTC timestamp with naive local now(); compare UTC with UTC.
         return int((ts - clock.utcnow_naive()).total_seconds())
 
-    _get_wait_seconds.__wrapped_by_facteur__ = original
-    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds
+    replace(timestamp.Timestamp, "_get_wait_seconds", _get_wait_seconds, original)
 
     class _Time:
         sleep = staticmethod(lambda s: clock.sleep(s))
 
-    retrier_decl.time = _Time
+    replace(retrier_decl, "time", _Time)
 
     import facteur.clock
 
@@ -234,5 +244,4 @@ def install_events() -> None:
             finally:
                 self.targets = saved
 
-    send_to_targets.__wrapped_by_facteur__ = original
-    Rule.send_to_targets = send_to_targets
+    replace(Rule, "send_to_targets", send_to_targets, original)

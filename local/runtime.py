@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from .schedule import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-3"
-DEFAULT_START = datetime(2026, 12, 1, 7, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
 
 class NotSettled(RuntimeError):
@@ -81,7 +81,8 @@ class LocalRuntime:
         self.schedules: list[ScheduledRule] = []
         self.fired: list[tuple[str, datetime, bool]] = []
         self._saved_env: dict[str, str] | None = None
-        self._log_stream = None
+        self._log_stream: Any = None
+        self._previous_stream: Any = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._machines: list[str] | None = None
@@ -89,13 +90,13 @@ class LocalRuntime:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalRuntime":
+    def __enter__(self) -> LocalRuntime:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "LocalRuntime":
+    def start(self) -> LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         check_patch_points()
@@ -169,7 +170,7 @@ class LocalRuntime:
 
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_stream = self.log_file.open("a", encoding="utf-8")
-        handler = logger.registered_handler
+        handler: Any = logger.registered_handler
         with handler.lock:  # not setStream(): it flushes the old stream, which may be closed by now
             self._previous_stream, handler.stream = handler.stream, self._log_stream
 
@@ -191,7 +192,7 @@ class LocalRuntime:
         if self._log_stream:
             from facteur.observability import logger
 
-            handler = logger.registered_handler
+            handler: Any = logger.registered_handler
             with handler.lock:
                 handler.stream = self._previous_stream
             self._log_stream.close()
@@ -226,6 +227,7 @@ class LocalRuntime:
     def load_directory(self, source: Path | str) -> dict[str, int]:
         """Load suppliers, customers and API keys into the directory table (as `facteur directory load`)."""
         import yaml
+
         from facteur.routing.directory import DirectoryStore, load_yaml
 
         text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
@@ -305,7 +307,7 @@ class LocalRuntime:
             self.clock.set(nxt)
             self._fire_schedules()
 
-    def serve_forever(self, stop: "threading.Event", tick: float = 0.5) -> None:
+    def serve_forever(self, stop: threading.Event, tick: float = 0.5) -> None:
         """`facteur local up`: virtual time runs at real speed (Wait states wake on their own);
         relay mail and fire schedules as they come due, until `stop` is set."""
         while not stop.wait(tick):

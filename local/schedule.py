@@ -4,13 +4,13 @@ rules but never fires them; the local runtime asks this module when each one is 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
-_DAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}  # AWS: 1 = Sunday
+_MONTHS = {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+_DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}  # AWS: 1 = Sunday
 
 
 class ScheduleError(ValueError):
@@ -54,7 +54,7 @@ class Schedule:
         m = _RATE.match(self.expression)
         if m:
             n, unit = int(m.group(1)), m.group(2).rstrip("s")
-            self.period = timedelta(seconds=n * _UNITS[unit])
+            self.period: timedelta | None = timedelta(seconds=n * _UNITS[unit])
             self.cron = None
             return
         m = _CRON.match(self.expression)
@@ -69,11 +69,12 @@ class Schedule:
 
     def next_after(self, after: datetime, anchor: datetime | None = None) -> datetime:
         """The first fire time strictly after `after` (rates count from `anchor`, the rule's creation)."""
-        after = after.astimezone(timezone.utc)
+        after = after.astimezone(UTC)
         if self.period is not None:
-            anchor = (anchor or after).astimezone(timezone.utc)
+            anchor = (anchor or after).astimezone(UTC)
             n = int((after - anchor) / self.period) + 1
             return anchor + n * self.period
+        assert self.cron is not None  # a schedule is a rate or a cron
         minutes, hours, dom, month, dow, year = self.cron
         t = (after + timedelta(minutes=1)).replace(second=0, microsecond=0)
         limit = after + timedelta(days=366 * 5)

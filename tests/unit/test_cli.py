@@ -51,7 +51,7 @@ def test_edifact_output_is_a_consistent_eancom_invoic(tmp_path):
     back = read_document(out.read_bytes()).invoice
     assert (back.number, back.issue_date, back.amount_due, back.tax_amount, len(back.lines)) == \
         (inv.number, inv.issue_date, inv.amount_due, inv.tax_amount, len(inv.lines))
-    assert [(l.name[:35], l.quantity, l.net_amount) for l in back.lines] == [(l.name[:35], l.quantity, l.net_amount) for l in inv.lines]
+    assert [(ln.name[:35], ln.quantity, ln.net_amount) for ln in back.lines] == [(ln.name[:35], ln.quantity, ln.net_amount) for ln in inv.lines]
 
 
 def test_chorus_payload_carries_the_facturx(tmp_path):

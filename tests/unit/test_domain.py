@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from facteur.errors import Forbidden
 from facteur.model.lifecycle import EventKind, Status, next_status
 
 KEY = b"k" * 48
-NOW = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
 
 
 def test_signed_link_round_trip_and_tamper_and_expiry():

@@ -2,7 +2,7 @@
 evaluation (what API Gateway does), durations."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from facteur_local.gateway import _allows, routes_from_swagger
 from facteur_local.runtime import parse_duration
 from facteur_local.schedule import Schedule, ScheduleError
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_cron_daily_at_six_utc():

@@ -15,7 +15,7 @@ from facteur.formats import cii, ubl
 from facteur.formats.reader import read_document
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "demo"))
-from make_inbox import BUYERS, invoice  # noqa: E402
+from make_inbox import BUYERS, invoice
 
 text = st.text(st.characters(codec="latin-1", categories=("L", "N", "Zs"), exclude_characters="\r\n\t"),
                min_size=1, max_size=40).map(str.strip).filter(bool)
@@ -39,8 +39,8 @@ def test_cii_ubl_cii_keeps_every_bt(number, buyer, rows, po, days, issue):
     # and nothing of the original invoice was lost on the way
     assert (first.number, first.issue_date, first.due_date, first.purchase_order_reference) == \
         (inv.number, inv.issue_date, inv.due_date, inv.purchase_order_reference)
-    assert [(l.name, l.quantity, l.net_price, l.net_amount) for l in first.lines] == \
-        [(l.name, l.quantity, l.net_price, l.net_amount) for l in inv.lines]
+    assert [(ln.name, ln.quantity, ln.net_price, ln.net_amount) for ln in first.lines] == \
+        [(ln.name, ln.quantity, ln.net_price, ln.net_amount) for ln in inv.lines]
     assert first.amount_due == inv.amount_due and first.vat_breakdown == inv.vat_breakdown
 
 

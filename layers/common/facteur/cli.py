@@ -66,6 +66,7 @@ def _check(args) -> int:
                 continue
             findings, read = raw, None
         else:
+            assert read is not None
             if read.xml is not None and read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
                 xml, syntax = read.xml, read.syntax
             else:  # JSON, EDIFACT, captured PDF: the CII it becomes

@@ -6,8 +6,8 @@ virtual clock passes them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 _provider: Callable[[], datetime] | None = None
 
@@ -16,7 +16,7 @@ def now() -> datetime:
     """Current instant, always timezone-aware (UTC)."""
     if _provider is not None:
         return _provider()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def set_provider(provider: Callable[[], datetime] | None) -> None:
@@ -26,7 +26,7 @@ def set_provider(provider: Callable[[], datetime] | None) -> None:
 
 def iso(dt: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a Z, sortable as a string."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(value: str) -> datetime:

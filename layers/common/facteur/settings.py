@@ -27,7 +27,7 @@ class Settings(BaseModel):
     presigned_ttl_seconds: int = 300
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(
             stage=env.get("STAGE", "dev"),

@@ -1,6 +1,8 @@
 """The one place that maps typed errors to HTTP responses, and the caller's tenant."""
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from ..errors import Conflict, FacteurError, Forbidden, NotFound, RejectedInput, RetryableError
@@ -27,7 +29,7 @@ def make_resolver() -> APIGatewayRestResolver:
 
 def caller_supplier(app: APIGatewayRestResolver) -> str:
     """The supplier the authorizer authenticated (never taken from the request body)."""
-    ctx = app.current_event.request_context.authorizer or {}
+    ctx: Any = app.current_event.request_context.authorizer or {}
     supplier_id = ctx.get("supplier_id") if hasattr(ctx, "get") else None
     if not supplier_id:
         raise Forbidden("not authenticated", code="unauthenticated")

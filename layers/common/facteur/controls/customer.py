@@ -7,7 +7,6 @@ from ..model.directory import Customer, OutputFormat
 from ..model.invoice import Invoice
 from .findings import Finding, Severity
 
-
 # Formats whose syntax requires at least one invoice line (MINIMUM and BASIC WL carry none).
 LINE_FORMATS = {OutputFormat.UBL, OutputFormat.EDIFACT, OutputFormat.CHORUS}
 

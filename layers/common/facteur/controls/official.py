@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from lxml import etree
 
@@ -46,7 +46,7 @@ SCHEMATRON = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def xsd(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(os.path.join(_facturx_dir(), XSD[name])))
 
@@ -59,7 +59,7 @@ def _processor():
     return proc, proc.new_xslt30_processor()
 
 
-@lru_cache(maxsize=None)
+@cache
 def stylesheet(name: str):
     """The compiled schematron stylesheet (compiled once per process)."""
     with _LOCK:

@@ -21,7 +21,7 @@ def check_facturx_pdf(pdf: bytes, *, expected_profile: str | None = None) -> lis
     reader = PdfReader(io.BytesIO(pdf))
     if reader.is_encrypted:
         return [_f("PDFA-ENCRYPT", "PDF/A forbids encryption", "Le PDF/A interdit le chiffrement")]
-    root = reader.trailer["/Root"]
+    root = reader.root_object
     if "/ID" not in reader.trailer:
         out.append(_f("PDFA-ID", "the trailer has no /ID", "La section trailer n'a pas d'/ID"))
     # XMP metadata
@@ -53,10 +53,10 @@ def check_facturx_pdf(pdf: bytes, *, expected_profile: str | None = None) -> lis
             for d in descs:
                 fd = d.get("/FontDescriptor")
                 fd = fd.get_object() if fd is not None else None
-                if fd is None or not any(k in fd for k in ("/FontFile", "/FontFile2", "/FontFile3")):
-                    if font.get("/Subtype") != "/Type3":
-                        out.append(_f("PDFA-FONT", f"font {name} on page {page_no} is not embedded",
-                                      f"La police {name} page {page_no} n'est pas incorporée"))
+                not_embedded = fd is None or not any(k in fd for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+                if not_embedded and font.get("/Subtype") != "/Type3":
+                    out.append(_f("PDFA-FONT", f"font {name} on page {page_no} is not embedded",
+                                  f"La police {name} page {page_no} n'est pas incorporée"))
     # The invoice XML
     attachments = {n.lower(): n for n in reader.attachments}
     if "factur-x.xml" not in attachments:

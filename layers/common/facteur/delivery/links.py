@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import Forbidden
 
@@ -30,7 +30,7 @@ class LinkClaims:
 
     @property
     def expires_at(self) -> datetime:
-        return datetime.fromtimestamp(self.expires, timezone.utc)
+        return datetime.fromtimestamp(self.expires, UTC)
 
 
 def sign(key: bytes, claims: LinkClaims) -> str:

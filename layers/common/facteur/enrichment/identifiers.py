@@ -22,13 +22,14 @@ def fr_vat_for(siren: str) -> str:
 
 
 def check_customers(ctx: Context) -> dict:
-    report = {"customers": 0, "problems": []}
+    problems: list[dict[str, str]] = []
+    count = 0
     for supplier_id in ctx.directory.suppliers():
         for c in ctx.directory.customers(supplier_id):
-            report["customers"] += 1
+            count += 1
             if c.siren and not siren_valid(c.siren):
-                report["problems"].append({"supplier_id": supplier_id, "customer_id": c.id, "problem": "invalid SIREN"})
+                problems.append({"supplier_id": supplier_id, "customer_id": c.id, "problem": "invalid SIREN"})
             elif c.siren and c.vat_id and c.vat_id.startswith("FR") and c.vat_id != fr_vat_for(c.siren):
-                report["problems"].append({"supplier_id": supplier_id, "customer_id": c.id,
+                problems.append({"supplier_id": supplier_id, "customer_id": c.id,
                                            "problem": "VAT number does not match SIREN"})
-    return report
+    return {"customers": count, "problems": problems}

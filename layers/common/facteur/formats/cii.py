@@ -5,8 +5,7 @@ order; the BT ids in comments are the EN 16931 semantic terms each element carri
 from __future__ import annotations
 
 import base64
-
-from functools import lru_cache
+from functools import cache
 
 from lxml import etree
 
@@ -254,9 +253,9 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     B.leaf(st, "ram:TaxCurrencyCode", inv.tax_currency if inv.tax_currency != inv.currency else None)
     B.leaf(st, "ram:InvoiceCurrencyCode", inv.currency)  # BT-5
     _party(st, "ram:PayeeTradeParty", inv.payee, with_tax=False)  # BG-10
-    means = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-84": inv.payment_account_id,
+    means: list[dict[str, str | None]] = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-84": inv.payment_account_id,
               "BT-85": inv.payment_account_name, "BT-86": inv.payment_service_provider}]
-    means += inv.additional_credit_transfers
+    means += [dict(t) for t in inv.additional_credit_transfers]
     for i, m in enumerate(means):
         if not m.get("BT-81"):
             continue
@@ -349,7 +348,7 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
     # What the schematrons forbid in context although the shared XSD type allows it:
     # the payee (BG-10) has ids, a name and a legal id only; in MINIMUM, so has the buyer.
     ram = NSMAP["ram"]
-    restricted = {"PayeeTradeParty": ("PostalTradeAddress", "DefinedTradeContact", "SpecifiedTaxRegistration",
+    restricted: dict[str, tuple[str, ...]] = {"PayeeTradeParty": ("PostalTradeAddress", "DefinedTradeContact", "SpecifiedTaxRegistration",
                                       "URIUniversalCommunication", "Description")}
     if profile == "minimum":
         restricted["BuyerTradeParty"] = ("PostalTradeAddress", "SpecifiedTaxRegistration")
@@ -361,7 +360,7 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
     return root
 
 
-@lru_cache(maxsize=None)
+@cache
 def _profile_types(profile: str) -> dict:
     """{type qname: {child element qname: (child type qname, maxOccurs)}} from the profile's XSD files."""
     import os
@@ -377,7 +376,7 @@ def _profile_types(profile: str) -> dict:
         doc = etree.parse(os.path.join(folder, name)).getroot()
         tns = doc.get("targetNamespace")
 
-        def qname(ref: str, node) -> str:
+        def qname(ref: str, node, tns=tns) -> str:
             prefix, _, local = ref.rpartition(":")
             return f"{{{node.nsmap.get(prefix or None, tns)}}}{local}"
 

@@ -14,7 +14,7 @@ Character set UNOC (ISO 8859-1): the file is Latin-1 encoded.
 from __future__ import annotations
 
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ..model.invoice import AllowanceCharge, Invoice, Line, Party
@@ -58,7 +58,7 @@ def write(inv: Invoice, *, control_reference: str | None = None, now: datetime |
             els.pop()
         return Segment(tag, *[("" if e is None else e) for e in els])
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     ref = (control_reference or "".join(ch for ch in inv.number if ch.isalnum()))[:14] or "1"
     sender = _gln(inv.seller)
     recipient = _gln(inv.buyer)
@@ -108,11 +108,12 @@ def write(inv: Invoice, *, control_reference: str | None = None, now: datetime |
             _line(add, seg, line)
         add(seg("UNS", "S"))
         add(seg("CNT", ["2", str(len(inv.lines))]))
-        for qual, value in (("79", inv.line_total), ("260", inv.allowance_total), ("259", inv.charge_total),
+        totals: tuple[tuple[str, Decimal | None], ...] = (("79", inv.line_total), ("260", inv.allowance_total), ("259", inv.charge_total),
                             ("125", inv.tax_exclusive_amount), ("124", inv.tax_amount), ("77", inv.tax_inclusive_amount),
-                            ("113", inv.prepaid_amount), ("165", inv.rounding_amount), ("9", inv.amount_due)):
-            if value is not None:
-                add(seg("MOA", [qual, _m(value)]))
+                            ("113", inv.prepaid_amount), ("165", inv.rounding_amount), ("9", inv.amount_due))
+        for qual, total in totals:
+            if total is not None:
+                add(seg("MOA", [qual, _m(total)]))
         for vb in inv.vat_breakdown:  # BG-23
             add(seg("TAX", "7", "VAT", None, None, ["", "", "", num(vb.rate) if vb.rate is not None else ""], vb.category,
                     vb.exemption_code or (vb.exemption_reason[:35] if vb.exemption_reason else None)))

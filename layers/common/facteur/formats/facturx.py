@@ -58,9 +58,9 @@ def _strip_invoice_attachments(pdf: bytes) -> tuple[bytes, dict]:
         return pdf, {}
     writer = PdfWriter(clone_from=reader)
     root = writer._root_object
-    if "/Names" in root and "/EmbeddedFiles" in root["/Names"]:
-        del root["/Names"][  # type: ignore[index]
-            "/EmbeddedFiles"]
+    names = root.get("/Names")
+    if names is not None and "/EmbeddedFiles" in names.get_object():
+        del names.get_object()["/EmbeddedFiles"]
     if "/AF" in root:
         del root["/AF"]
     out = io.BytesIO()

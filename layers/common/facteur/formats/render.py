@@ -130,11 +130,12 @@ def render_pdf(inv: Invoice, *, lang: str = "fr") -> bytes:
         y -= 13
     y -= 10
     c.line(width / 2, y + 6, width - margin, y + 6)
-    for label, value, font in ((lab["net"], inv.tax_exclusive_amount, regular), (lab["tax"], inv.tax_amount, regular),
-                               (lab["gross"], inv.tax_inclusive_amount, regular), (lab["due_amount"], inv.amount_due, bold)):
+    totals: tuple[tuple[str, Decimal | None, str], ...] = ((lab["net"], inv.tax_exclusive_amount, regular), (lab["tax"], inv.tax_amount, regular),
+                               (lab["gross"], inv.tax_inclusive_amount, regular), (lab["due_amount"], inv.amount_due, bold))
+    for label, total, font in totals:
         c.setFont(font, 10)
         c.drawString(width / 2, y - 8, label)
-        c.drawRightString(width - margin, y - 8, _fmt(value, inv.currency))
+        c.drawRightString(width - margin, y - 8, _fmt(total, inv.currency))
         y -= 16
     y -= 12
     c.setFont(regular, 8)
@@ -162,7 +163,7 @@ def add_output_intent(pdf: bytes) -> bytes:
     from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject, TextStringObject
 
     reader = PdfReader(io.BytesIO(pdf))
-    if "/OutputIntents" in reader.trailer["/Root"]:
+    if "/OutputIntents" in reader.trailer["/Root"].get_object():  # type: ignore[operator]
         return pdf
     writer = PdfWriter(clone_from=reader)
     icc = StreamObject()

@@ -3,6 +3,7 @@ canonical invoice. Element order follows the UBL 2.1 maindoc XSDs."""
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 
 from lxml import etree
 
@@ -240,9 +241,9 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
                 _address(B, loc, "cac:Address", d)
             if d.name:
                 B.leaf(B.el(B.el(dl, "cac:DeliveryParty"), "cac:PartyName"), "cbc:Name", d.name)
-    means = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-83": inv.remittance_information,
+    means: list[dict[str, str | None]] = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-83": inv.remittance_information,
               "BT-84": inv.payment_account_id, "BT-85": inv.payment_account_name, "BT-86": inv.payment_service_provider}]
-    means += inv.additional_credit_transfers
+    means += [dict(t) for t in inv.additional_credit_transfers]
     for i, m in enumerate(means):  # BG-16
         if not m.get("BT-81"):
             continue
@@ -274,7 +275,7 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
     for ac in inv.charges:  # BG-21
         _allowance_charge(B, root, ac, charge=True, currency=cur, document_level=True)
     tt = B.el(root, "cac:TaxTotal")
-    B.leaf(tt, "cbc:TaxAmount", money(inv.tax_amount if inv.tax_amount is not None else 0), currencyID=cur)  # BT-110
+    B.leaf(tt, "cbc:TaxAmount", money(inv.tax_amount if inv.tax_amount is not None else Decimal(0)), currencyID=cur)  # BT-110
     for vb in inv.vat_breakdown:  # BG-23
         sub = B.el(tt, "cac:TaxSubtotal")
         B.leaf(sub, "cbc:TaxableAmount", money(vb.taxable_amount), currencyID=cur)
@@ -289,7 +290,7 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
     if inv.tax_currency and inv.tax_currency != inv.currency and inv.tax_amount_accounting is not None:
         B.leaf(B.el(root, "cac:TaxTotal"), "cbc:TaxAmount", money(inv.tax_amount_accounting), currencyID=inv.tax_currency)
     lmt = B.el(root, "cac:LegalMonetaryTotal")
-    B.leaf(lmt, "cbc:LineExtensionAmount", money(inv.line_total if inv.line_total is not None else 0), currencyID=cur)
+    B.leaf(lmt, "cbc:LineExtensionAmount", money(inv.line_total if inv.line_total is not None else Decimal(0)), currencyID=cur)
     B.leaf(lmt, "cbc:TaxExclusiveAmount", money(inv.tax_exclusive_amount), currencyID=cur)
     B.leaf(lmt, "cbc:TaxInclusiveAmount", money(inv.tax_inclusive_amount), currencyID=cur)
     B.leaf(lmt, "cbc:AllowanceTotalAmount", money(inv.allowance_total), currencyID=cur)

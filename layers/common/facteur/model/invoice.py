@@ -210,7 +210,7 @@ class Line(_Model):
         return _collect_ext(cls, data)
 
     @model_validator(mode="after")
-    def _explicit_price_discount(self) -> "Line":
+    def _explicit_price_discount(self) -> Line:
         # BT-147 is implied by BT-148 - BT-146 when a gross price is given; UBL always states it,
         # so the canonical form states it too (a CII -> UBL -> CII round trip is then exact).
         if self.gross_price is not None and not self.price_discounts and self.gross_price != self.net_price:

@@ -92,14 +92,14 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
     except RejectedInput as exc:
         # A plain PDF is an invoice we cannot read yet (no or incomplete template): held for the
         # supplier to act on, never rejected. Everything else that is not an invoice is rejected.
-        held = exc.code in HOLDABLE
+        held, err = exc.code in HOLDABLE, exc
         logger.info("input held" if held else "input rejected", extra={"invoice_id": invoice_id, "reason_code": exc.code})
 
         def reject(r: InvoiceRecord) -> None:
-            r.reason, r.reason_code = exc.message, exc.code
+            r.reason, r.reason_code = err.message, err.code
             if held:
-                r.findings = [{"rule": exc.code.upper().replace("_", "-"), "severity": "error", "message": exc.message,
-                               "message_fr": HOLDABLE[exc.code], "source": "reader"}]
+                r.findings = [{"rule": err.code.upper().replace("_", "-"), "severity": "error", "message": err.message,
+                               "message_fr": HOLDABLE[err.code], "source": "reader"}]
 
         apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.HELD if held else EventKind.REJECTED,
                                                  at=clock.now(), detail={"reason": exc.message, "code": exc.code}),

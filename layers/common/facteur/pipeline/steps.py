@@ -4,13 +4,14 @@ and returns a small JSON-able result for the next state."""
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from .. import clock
 from ..context import Context
 from ..controls.customer import check_customer
-from ..controls.french import auto_complete, french_rules_apply
 from ..controls.findings import Finding
+from ..controls.french import auto_complete, french_rules_apply
 from ..controls.official import check_xml
 from ..controls.pdfa import check_facturx_pdf
 from ..delivery import links
@@ -19,12 +20,12 @@ from ..errors import PermanentError
 from ..formats import cii, edifact, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
-from .intake import pdf_capture_for, save_description
 from ..model.directory import Channel, Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
+from .intake import pdf_capture_for, save_description
 
 PEPPOL_SCHEMES = {"0002", "0009", "0088", "0106", "0208", "0225", "9925", "9930", "9957"}
 
@@ -64,7 +65,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
     findings += check_customer(inv, _customer(ctx, rec))
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
-    detail = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
+    detail: dict[str, Any] = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
     if blocking:
         detail["rules"] = sorted({f.rule for f in blocking})
     if blocking and _released(ctx, invoice_id):
@@ -215,7 +216,7 @@ def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
         _set_next_due(ctx, invoice_id, None)
         return {"outcome": "paid", "wait_seconds": 1, "reminders": reminders}
     due = _due(inv, customer)
-    horizon = datetime.combine(due + timedelta(days=m.horizon_days_after_due), time(0), tzinfo=timezone.utc)
+    horizon = datetime.combine(due + timedelta(days=m.horizon_days_after_due), time(0), tzinfo=UTC)
     if now >= horizon:
         apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CLOSED, at=now,
                                                  detail={"reason": "tracking horizon passed without payment"}))
@@ -223,7 +224,7 @@ def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
         return {"outcome": "closed", "wait_seconds": 1, "reminders": reminders}
     timeline = ctx.store.timeline(invoice_id)
     downloaded = any(e.kind is EventKind.DOWNLOADED for e in timeline)
-    due_at = datetime.combine(due, time(0), tzinfo=timezone.utc)
+    due_at = datetime.combine(due, time(0), tzinfo=UTC)
     if now >= due_at + timedelta(days=1) and not any(e.kind is EventKind.OVERDUE for e in timeline):
         apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.OVERDUE, at=now,
                                                  detail={"due_date": due.isoformat()}))

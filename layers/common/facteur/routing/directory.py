@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..adapters.dynamodb import Table
@@ -49,7 +50,7 @@ class DirectoryStore(Table):
         return self._de(res["Item"]) if "Item" in res else None
 
     # -- writes (loading the directory) --
-    def put_supplier(self, s: Supplier, api_keys: list[str] = ()) -> None:
+    def put_supplier(self, s: Supplier, api_keys: Sequence[str] = ()) -> None:
         self._put({"PK": f"SUP#{s.id}", "SK": "PROFILE", "data": s.model_dump(mode="json")})
         for k in api_keys:
             self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id})

@@ -44,7 +44,7 @@ class Event(BaseModel):
         return int(code) if code else None
 
     def public(self) -> dict[str, Any]:
-        out = {"kind": self.kind.value, "at": clock.iso(self.at), "actor": self.actor}
+        out: dict[str, Any] = {"kind": self.kind.value, "at": clock.iso(self.at), "actor": self.actor}
         if self.recipient_id:
             out["recipient_id"] = self.recipient_id
         if self.french_code:
