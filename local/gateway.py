@@ -123,7 +123,8 @@ class LocalApiGateway:
         self.requests += 1
         if request.path.startswith("/_local/") and self.control:
             try:
-                status, body = self.control(request.method, request.path, dict(request.args))
+                payload = json.loads(request.get_data() or b"null")
+                status, body = self.control(request.method, request.path, dict(request.args), payload)
             except ValueError as exc:
                 status, body = 400, {"message": str(exc)}
             return _json(status, body)

@@ -130,6 +130,10 @@ class Relay:
             self._publish(mail)
         return mails
 
+    def redeliver(self, mail: Mail) -> None:
+        """EventBridge delivers at least once: publish the mail's SES events again."""
+        self._publish(mail)
+
     def _publish(self, mail: Mail) -> None:
         wanted = self.event_types.get(mail.configuration_set or "", [])
         if not wanted:

@@ -15,9 +15,12 @@ import json
 import sys
 import threading
 import traceback
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from .faults import Faults, LambdaCrash, handler_scope
 
 PATCH_POINTS = [
     ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
@@ -57,6 +60,7 @@ class FunctionRegistry:
         self._lock = threading.Lock()
         self.inflight = 0
         self.invocations: list[tuple[str, bool]] = []
+        self.crashes: list[str] = []  # injected runtime crashes (local/faults.py)
 
     def register(self, name: str, code_dir: Path, handler: str) -> None:
         self.functions[name] = (code_dir, handler)
@@ -82,7 +86,7 @@ class _Context:
         self.function_name = fn.function_name
         self.invoked_function_arn = fn.function_arn
         self.memory_limit_in_mb = fn.memory_size
-        self.aws_request_id = "local"
+        self.aws_request_id = str(uuid.uuid4())
         self.function_version = "$LATEST"
         self.log_group_name = f"/aws/lambda/{fn.function_name}"
 
@@ -93,24 +97,43 @@ class _Context:
 REGISTRY: FunctionRegistry | None = None
 
 
-def install_lambda(registry: FunctionRegistry) -> None:
+def install_lambda(registry: FunctionRegistry, faults: Faults | None = None) -> None:
     from moto.awslambda.models import LambdaFunction
+
+    from facteur.observability import logger
 
     global REGISTRY
     REGISTRY = registry
+    faults = faults or Faults()
+
+    def _crash(name: str, message: str):
+        registry.crashes.append(name)
+        logger.error("lambda runtime crashed (injected)", extra={"function": name, "crash": message})
+        return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}), True, message
 
     def _invoke_lambda(self, event=None):
         payload = json.loads(event) if isinstance(event, (str, bytes)) and event else (event or {})
+        name = self.function_name
         with registry._lock:
             registry.inflight += 1
         try:
-            handler = registry.resolve(self.function_name)
-            result = handler(payload, _Context(self))
-            registry.invocations.append((self.function_name, True))
+            if faults.take(f"function:{name}", "before"):
+                return _crash(name, "RequestId: local Error: Runtime exited before the handler ran (injected)")
+            handler = registry.resolve(name)
+            with handler_scope():
+                result = handler(payload, _Context(self))
+            if faults.take(f"function:{name}", "after_side_effect"):
+                return _crash(name, "RequestId: local Error: Runtime exited after the handler's side effects (injected)")
+            registry.invocations.append((name, True))
             return json.dumps(result, default=str), False, ""
+        except LambdaCrash as crash:
+            return _crash(name, str(crash))
         except Exception as exc:  # noqa: BLE001 - the Lambda error contract: any error becomes errorType/errorMessage
-            registry.invocations.append((self.function_name, False))
+            registry.invocations.append((name, False))
             tb = traceback.format_exc()
+            # What the Lambda runtime writes to CloudWatch for an unhandled error
+            logger.error("handler raised", extra={"function": name, "error_type": type(exc).__name__,
+                                                  "stack": tb.splitlines()[-6:]})
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
                                "stackTrace": tb.splitlines()[-8:]}), True, tb
         finally:

@@ -29,7 +29,9 @@ from typing import Any
 import boto3
 import requests
 
+from . import faults as fault_injection
 from .deployer import ACCOUNT, Deployer
+from .faults import Faults
 from .gateway import LocalApiGateway
 from .mail import Outbox, Relay, install_outbox
 from .patches import FunctionRegistry, VirtualClock, check_patch_points, install_clock, install_events, install_lambda
@@ -77,6 +79,7 @@ class LocalRuntime:
         self.log_file = log_file
         self.clock = VirtualClock(start)
         self.registry = FunctionRegistry(root)
+        self.faults = Faults()
         self.outbox = Outbox(self.clock.now_dt)
         self.schedules: list[ScheduledRule] = []
         self.fired: list[tuple[str, datetime, bool]] = []
@@ -117,7 +120,8 @@ class LocalRuntime:
         requests.post(f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}},
                       timeout=30).raise_for_status()
 
-        install_lambda(self.registry)
+        install_lambda(self.registry, self.faults)
+        fault_injection.install(self.faults)
         install_clock(self.clock)
         install_events()
         install_outbox(self.outbox)
@@ -159,8 +163,9 @@ class LocalRuntime:
             # Handlers share one interpreter here; per-function variables would need swapping
             # os.environ under concurrent invocations, which is not safe.
             raise RuntimeError("every function must have the same environment (template Globals) to run locally")
-        for f in self.deployer.functions.values():
+        for logical, f in self.deployer.functions.items():
             self.registry.register(f["name"], f["code_dir"], f["handler"])
+            self.faults.aliases[logical] = f["name"]
         os.environ.update({k: str(v) for k, v in json.loads(envs.pop()).items()})
 
     def _redirect_logs(self) -> None:
@@ -315,8 +320,16 @@ class LocalRuntime:
             if any(r.next_at <= self.clock.now_dt() for r in self.schedules):
                 self._fire_schedules(settle=False)
 
-    def control(self, method: str, path: str, query: dict[str, str]) -> tuple[int, dict]:
-        """The local-only control routes (`/_local/...` on the API port): clock and outbox."""
+    def control(self, method: str, path: str, query: dict[str, str], body: Any = None) -> tuple[int, dict]:
+        """The local-only control routes (`/_local/...` on the API port): clock, outbox, faults."""
+        if path == "/_local/faults":
+            if method == "POST":
+                specs = body if isinstance(body, list) else [body]
+                return 201, {"armed": [self.faults.arm(s).public() for s in specs]}
+            if method == "DELETE":
+                self.faults.clear()
+                return 200, self.faults.public()
+            return 200, self.faults.public()
         if path == "/_local/clock" and method == "GET":
             return 200, {"now": self.clock.now_dt().isoformat(), "next_deadline": self.clock.next_deadline(),
                          "schedules": {r.name: r.next_at.isoformat() for r in self.schedules}}

@@ -2,12 +2,14 @@
 state machine's milestone checks and failure recording."""
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools.event_handler import Response
 
 from facteur import clock
 from facteur.api.http import caller_supplier, make_resolver
 from facteur.context import get_context
-from facteur.errors import NotFound
+from facteur.errors import NotFound, public_cause
 from facteur.model.lifecycle import EventKind
 from facteur.observability import logger
 from facteur.pipeline import corrections, steps
@@ -60,6 +62,13 @@ def release_invoice(invoice_id: str):
     return corrections.release(get_context(), caller_supplier(app), invoice_id, str(body.get("reason") or ""))
 
 
+@app.post("/invoices/<invoice_id>/retry")
+def retry_invoice(invoice_id: str):
+    """Run a failed invoice's path again (what was delivered is not sent twice)."""
+    return Response(status_code=202, content_type="application/json",
+                    body=json.dumps(corrections.retry(get_context(), caller_supplier(app), invoice_id)))
+
+
 @app.patch("/invoices/<invoice_id>")
 def patch_invoice(invoice_id: str):
     """Patch fields of a held invoice: `{"fields": {"BT-13": "PO-1"}}`; it is checked again."""
@@ -95,5 +104,5 @@ def failure_handler(event, context):
     error = event.get("error") or {}
     apply_event(get_context().store, event["invoice_id"], Event(
         invoice_id=event["invoice_id"], kind=EventKind.FAILED, at=clock.now(),
-        detail={"error": error.get("Error", "Unknown"), "cause": str(error.get("Cause", ""))[:500]}))
+        detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}))
     return {"recorded": "failed"}

@@ -186,6 +186,8 @@ def _local_up(args) -> int:
     with LocalRuntime(out_dir=out, api_port=args.api_port, moto_port=args.aws_port,
                       log_file=out / "logs" / "lambda.jsonl") as rt:
         counts = rt.load_directory(Path(args.directory)) if args.directory else {}
+        if args.faults:
+            rt.faults.load(args.faults)
         o = rt.outputs
         print(f"""Facteur local stack is up (template.yaml on moto; virtual clock at {rt.now():%Y-%m-%d %H:%M} UTC).
   API              {rt.api_url}   (Authorization: Bearer <supplier API key>)
@@ -194,6 +196,7 @@ def _local_up(args) -> int:
   directory        {counts or 'empty (use --directory FILE)'}
   e-mails          {out / 'mail'} (.eml), GET {rt.api_url.rsplit('/', 1)[0]}/_local/mail
   clock            GET /_local/clock, POST /_local/advance?by=3d
+  faults           POST /_local/faults {{"target": "sesv2:SendEmail", "error": "TooManyRequestsException", "times": 6}}
 Ctrl-C stops.""", flush=True)
         rt.serve_forever(stop)
     return 0
@@ -250,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--aws-port", type=int, default=5000, help="port of the local AWS endpoint (moto)")
     p.add_argument("--directory", default="config/demo-directory.yaml", help="directory YAML to load ('' for none)")
     p.add_argument("--out", default="local-out", help="where e-mails and logs go")
+    p.add_argument("--faults", help="JSON file: a list of faults to arm at start (see POST /_local/faults)")
     p.set_defaults(func=_local_up)
     args = parser.parse_args(argv)
     return args.func(args)

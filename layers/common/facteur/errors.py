@@ -51,3 +51,21 @@ class RetryableError(FacteurError):
     """A transient failure (throttling, timeouts): the caller may retry."""
 
     code = "retryable"
+
+
+def public_cause(cause: object, limit: int = 500) -> str:
+    """What may be shown to the supplier of a Step Functions error cause: the Lambda error's
+    message only, never its stack trace, file paths or the raw payload."""
+    import json
+
+    text = str(cause or "")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        text = str(data.get("errorMessage") or data.get("errorType") or "")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "Traceback" in first or 'File "' in first:
+        first = "internal error"
+    return first[:limit]

@@ -8,8 +8,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import Conflict, RetryableError
-
 
 class Table:
     def __init__(self, table_name: str, client=None):
@@ -60,10 +58,7 @@ def _plain(v: Any) -> Any:
 
 
 def translate_error(exc: ClientError) -> Exception:
-    code = exc.response["Error"]["Code"]
-    if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-        return Conflict(f"concurrent update ({code})")
-    if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                "InternalServerError", "TransactionConflictException"):
-        return RetryableError(f"DynamoDB {code}")
-    return exc
+    """DynamoDB errors as Facteur's typed errors (see adapters/aws_errors.py)."""
+    from .aws_errors import classify
+
+    return classify(exc, "DynamoDB")

@@ -52,6 +52,7 @@ class EventKind(str, Enum):
     OVERDUE = "overdue"  # due date passed, unpaid
     CLOSED = "closed"  # tracking horizon passed without payment
     FAILED = "failed"  # the pipeline failed on a non-retryable error
+    RETRIED = "retried"  # the supplier asked a failed invoice to run its path again
 
 
 FRENCH_CODE: dict[EventKind, FrenchStatus] = {
@@ -116,6 +117,7 @@ EVENT_STATUS: dict[EventKind, Status] = {
     EventKind.PLATFORM_REJECTED: Status.REFUSED,
     EventKind.CLOSED: Status.CLOSED,
     EventKind.FAILED: Status.FAILED,
+    EventKind.RETRIED: Status.RECEIVED,
 }
 
 TERMINAL = frozenset({Status.REJECTED, Status.DUPLICATE, Status.PAID, Status.CLOSED, Status.REFUSED})

@@ -14,6 +14,7 @@ from ..errors import Conflict, Forbidden, NotFound, RejectedInput
 from ..formats.reader import read_document
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
+from ..tracking.deliveries import DeliveryStore
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from .intake import _SAFE_NAME, _start_workflow, describe_record, pdf_capture_for, save_description
 
@@ -33,7 +34,25 @@ def _held(ctx: Context, supplier_id: str, invoice_id: str) -> InvoiceRecord:
 
 def _run_number(ctx: Context, invoice_id: str) -> int:
     """The next run of the invoice's path (the first execution was run 1)."""
-    return 2 + sum(1 for e in ctx.store.timeline(invoice_id) if e.kind in (EventKind.RELEASED, EventKind.CORRECTED))
+    return 2 + sum(1 for e in ctx.store.timeline(invoice_id)
+                   if e.kind in (EventKind.RELEASED, EventKind.CORRECTED, EventKind.RETRIED))
+
+
+def retry(ctx: Context, supplier_id: str, invoice_id: str) -> dict:
+    """A failed invoice runs its path again once the supplier fixed the cause (a recipient's
+    address, a directory entry...). What was already delivered is not sent again (delivery
+    records); recipients refused for good are tried once more."""
+    rec = ctx.store.get(invoice_id)
+    if rec.supplier_id != supplier_id:
+        raise NotFound(f"invoice {invoice_id} not found")  # tenant isolation
+    if rec.status is not Status.FAILED:
+        raise Conflict(f"invoice {invoice_id} is {rec.status.value}, only a failed invoice can be retried", code="not_failed")
+    run = _run_number(ctx, invoice_id)
+    DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb")).reopen_failed(invoice_id)
+    updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.RETRIED, at=clock.now(),
+                                                       actor=f"supplier:{supplier_id}", detail={"run": run}))
+    _start_workflow(ctx, invoice_id, supplier_id, run=run)
+    return updated.public()
 
 
 def release(ctx: Context, supplier_id: str, invoice_id: str, reason: str) -> dict:

@@ -20,11 +20,12 @@ from ..errors import PermanentError
 from ..formats import cii, edifact, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
-from ..model.directory import Channel, Customer, Milestones, OutputFormat
+from ..model.directory import Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
+from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for, save_description
 
 PEPPOL_SCHEMES = {"0002", "0009", "0088", "0106", "0208", "0225", "9925", "9930", "9957"}
@@ -143,7 +144,8 @@ def _milestones(customer: Customer | None) -> Milestones:
     return customer.milestones if customer else Milestones()
 
 
-def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, recipient, *, reminder: bool) -> str:
+def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, recipient, *, reminder: bool,
+          purpose: str) -> str:
     now = clock.now()
     expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
     token = links.sign(ctx.link_key, links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires))
@@ -164,7 +166,7 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
               "Destination": {"ToAddresses": [str(recipient.email)]},
               "Content": {"Raw": {"Data": msg.as_bytes()}},
               "EmailTags": [{"Name": "invoice_id", "Value": rec.invoice_id}, {"Name": "recipient_id", "Value": recipient.id},
-                            {"Name": "supplier_id", "Value": rec.supplier_id}]}
+                            {"Name": "supplier_id", "Value": rec.supplier_id}, {"Name": "purpose", "Value": purpose}]}
     if ctx.settings.ses_configuration_set:
         kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
     return ctx.client("sesv2").send_email(**kwargs)["MessageId"]
@@ -180,18 +182,13 @@ def dispatch(ctx: Context, invoice_id: str) -> dict:
     customer = _customer(ctx, rec)
     if customer is None:
         raise PermanentError("no customer: the check step should have held this invoice")
-    sent = 0
-    for r in customer.recipients:
-        if r.channel is not Channel.EMAIL or not r.email:
-            logger.warning("channel not available yet", extra={"invoice_id": invoice_id, "channel": r.channel.value})
-            continue
-        message_id = _send(ctx, rec, inv, customer, r, reminder=False)
-        apply_event(ctx.store, invoice_id, Event(
-            invoice_id=invoice_id, kind=EventKind.SENT, at=clock.now(), recipient_id=r.id,
-            detail={"channel": r.channel.value, "role": r.role.value, "message_id": message_id}))
-        sent += 1
-    if not sent:
-        raise PermanentError("no recipient could be reached on an available channel")
+    plan = plan_dispatch(customer)
+    for rid, why in plan.unreachable:
+        logger.warning("recipient not reachable", extra={"invoice_id": invoice_id, "recipient_id": rid, "why": why})
+    out = deliver(ctx, invoice_id, plan, "initial",
+                  lambda r: _send(ctx, rec, inv, customer, r, reminder=False, purpose="initial"))
+    settle(out, plan)
+    sent = len(out.sent)
     m = _milestones(customer)
     deadline = clock.now() + timedelta(hours=m.download_within_hours)
     _set_next_due(ctx, invoice_id, deadline)
@@ -247,15 +244,12 @@ def remind(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
     customer = _customer(ctx, rec)
     if customer is None:
         raise PermanentError("no customer to remind")
-    opened = {e.recipient_id for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.DOWNLOADED}
-    count = 0
-    for r in customer.recipients:
-        if r.channel is Channel.EMAIL and r.email and r.id not in opened:
-            message_id = _send(ctx, rec, inv, customer, r, reminder=True)
-            apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.REMINDED, at=clock.now(),
-                                                     recipient_id=r.id, detail={"message_id": message_id,
-                                                                                "reason": "not yet downloaded",
-                                                                                "reminder": reminders + 1}))
-            count += 1
+    opened = frozenset(e.recipient_id or "" for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.DOWNLOADED)
+    purpose = f"reminder-{reminders + 1}"
+    plan = plan_dispatch(customer, skip=opened)
+    out = deliver(ctx, invoice_id, plan, purpose,
+                  lambda r: _send(ctx, rec, inv, customer, r, reminder=True, purpose=purpose),
+                  event_kind=EventKind.REMINDED, detail={"reason": "not yet downloaded", "reminder": reminders + 1})
+    settle(out, plan, require_one=False)  # a reminder nobody could receive is recorded, not a failure
     m = _milestones(customer)
-    return {"reminded": count, "reminders": reminders + 1, "wait_seconds": m.remind_every_hours * 3600}
+    return {"reminded": len(out.sent), "reminders": reminders + 1, "wait_seconds": m.remind_every_hours * 3600}

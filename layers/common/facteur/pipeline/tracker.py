@@ -12,6 +12,7 @@ from ..context import Context
 from ..delivery import links
 from ..errors import Forbidden, NotFound
 from ..model.lifecycle import EventKind
+from ..tracking.deliveries import DeliveryStore
 from ..tracking.store import Event, apply_event
 
 SES_KINDS = {"Delivery": EventKind.DELIVERED, "Bounce": EventKind.BOUNCED, "Reject": EventKind.BOUNCED,
@@ -34,8 +35,14 @@ def record_ses_event(ctx: Context, detail: dict[str, Any]) -> dict:
     if event_type == "Bounce":
         info["bounce_type"] = section.get("bounceType")
         info["diagnostic"] = ((section.get("bouncedRecipients") or [{}])[0]).get("status")
+    message_id = info["message_id"]
+    purpose = (tags.get("purpose") or [None])[0]
+    if purpose and recipient_id:  # the channel's own word settles a delivery whose sender died
+        DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb")).confirm(invoice_id, purpose, recipient_id,
+                                                                                   "email", message_id)
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=at, actor="ses",
-                                             recipient_id=recipient_id, detail=info))
+                                             recipient_id=recipient_id, detail=info,
+                                             id=f"ses:{message_id}:{event_type}" if message_id else None))
     return {"recorded": kind.value, "invoice_id": invoice_id}
 
 

@@ -37,6 +37,9 @@ class Event(BaseModel):
     actor: str = "facteur"  # facteur | supplier:{id} | recipient:{id} | ses | buyer
     recipient_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    # Deterministic id `{source}:{external id}` (an SES message event, a delivery, a payment
+    # reference...): an event with an id is recorded once, however often it is delivered.
+    id: str | None = None
 
     @property
     def french_code(self) -> int | None:
@@ -147,11 +150,19 @@ class InvoiceStore(Table):
         if event is not None:
             items.append({"Put": {"TableName": self.table_name, "Item": self._ser(self._event_item(event)),
                                   "ConditionExpression": "attribute_not_exists(PK)"}})
+            if event.id:  # the marker that makes the event unique by its id
+                items.append({"Put": {"TableName": self.table_name, "ConditionExpression": "attribute_not_exists(PK)",
+                                      "Item": self._ser({"PK": f"INV#{rec.invoice_id}", "SK": f"EVID#{event.id}"})}})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             raise translate_error(exc) from exc
         return rec
+
+    def has_event(self, invoice_id: str, event_id: str) -> bool:
+        res = self.client.get_item(TableName=self.table_name, ConsistentRead=True,
+                                   Key=self._ser({"PK": f"INV#{invoice_id}", "SK": f"EVID#{event_id}"}))
+        return "Item" in res
 
     def timeline(self, invoice_id: str) -> list[Event]:
         out: list[Event] = []
@@ -163,7 +174,7 @@ class InvoiceStore(Table):
                 item = self._de(raw)
                 out.append(Event(invoice_id=invoice_id, kind=EventKind(item["kind"]), at=clock.parse_iso(item["at"]),
                                  actor=item.get("actor", "facteur"), recipient_id=item.get("recipient_id"),
-                                 detail=item.get("detail") or {}))
+                                 detail=item.get("detail") or {}, id=item.get("event_id")))
             if "LastEvaluatedKey" not in res:
                 return out
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
@@ -225,7 +236,7 @@ class InvoiceStore(Table):
     def _event_item(self, ev: Event) -> dict[str, Any]:
         return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{secrets.token_hex(3)}",
                 "kind": ev.kind.value, "at": clock.iso(ev.at), "actor": ev.actor, "recipient_id": ev.recipient_id,
-                "detail": ev.detail or None, "lifecycle_code": ev.french_code}
+                "detail": ev.detail or None, "lifecycle_code": ev.french_code, "event_id": ev.id}
 
 
 def apply_event(store: InvoiceStore, invoice_id: str, event: Event, mutate=None, attempts: int = 5) -> InvoiceRecord:
@@ -233,6 +244,8 @@ def apply_event(store: InvoiceStore, invoice_id: str, event: Event, mutate=None,
     change other fields of the projection in the same conditional write."""
     for _ in range(attempts):
         rec = store.get(invoice_id)
+        if event.id and store.has_event(invoice_id, event.id):
+            return rec  # already recorded (a retry, a redelivered message)
         expected = rec.version
         new_status = next_status(rec.status, event.kind)
         if new_status is not None:

@@ -1,0 +1,119 @@
+"""Distribution: who receives the invoice on which channel (`plan_dispatch`, pure), and the
+sending itself, exactly once per recipient through delivery records (tracking/deliveries.py).
+
+A retryable refusal (throttling, 5xx) of one recipient never loses the others: they are sent,
+the refused one is marked `retry` and the step raises RetryableError, so the state machine runs
+it again with backoff and only what is left is sent. A permanent refusal (MessageRejected...)
+is recorded for that recipient; the invoice fails only when nobody at all could be reached."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import clock
+from ..adapters.aws_errors import classify
+from ..context import Context
+from ..errors import PermanentError, RetryableError
+from ..model.directory import Channel, Customer, Recipient
+from ..model.lifecycle import EventKind
+from ..observability import logger
+from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
+from ..tracking.store import Event, apply_event
+
+AVAILABLE_CHANNELS = frozenset({Channel.EMAIL})
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    recipient: Recipient
+    channel: Channel
+
+
+@dataclass
+class DispatchPlan:
+    deliveries: list[PlannedDelivery] = field(default_factory=list)
+    unreachable: list[tuple[str, str]] = field(default_factory=list)  # (recipient id, why)
+
+
+def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset()) -> DispatchPlan:
+    """Every recipient of the customer on its channel; those the platform cannot reach yet are
+    listed with the reason (the customer check holds an invoice nobody can receive)."""
+    plan = DispatchPlan()
+    for r in customer.recipients:
+        if r.id in skip:
+            continue
+        if r.channel not in AVAILABLE_CHANNELS:
+            plan.unreachable.append((r.id, f"channel '{r.channel.value}' is not available yet"))
+        elif r.channel is Channel.EMAIL and not r.email:
+            plan.unreachable.append((r.id, "no e-mail address"))
+        else:
+            plan.deliveries.append(PlannedDelivery(r, r.channel))
+    return plan
+
+
+@dataclass
+class Outcome:
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+
+def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, send, *,
+            event_kind: EventKind = EventKind.SENT, detail: dict | None = None) -> Outcome:
+    """Send each planned delivery once. `send(recipient) -> message id` does the channel call."""
+    store = DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb"))
+    out = Outcome()
+    for p in plan.deliveries:
+        rid, channel = p.recipient.id, p.channel.value
+        claim, d = store.claim(invoice_id, purpose, rid, channel)
+        if claim is Claim.BUSY:
+            out.pending.append(rid)
+            continue
+        if claim is Claim.DONE:
+            if d.state is DeliveryState.FAILED:
+                out.failed.append((rid, d.error or "refused"))
+            else:  # sent, or unconfirmed (the channel's event settles it)
+                out.sent.append(rid)
+                if d.state is DeliveryState.UNCONFIRMED:
+                    _record(ctx, invoice_id, purpose, p, event_kind, d.message_id, {**(detail or {}), "unconfirmed": True})
+            continue
+        try:
+            message_id = send(p.recipient)
+        except Exception as exc:  # noqa: BLE001 - every channel error is classified, never swallowed
+            err = classify(exc, f"{channel} send")
+            retryable = isinstance(err, RetryableError)
+            store.refuse(d, err.message, retryable=retryable)
+            logger.warning("delivery refused", extra={"invoice_id": invoice_id, "recipient_id": rid, "channel": channel,
+                                                      "code": err.code, "retryable": retryable})
+            if retryable:
+                out.pending.append(rid)
+            else:
+                out.failed.append((rid, err.message))
+                apply_event(ctx.store, invoice_id, Event(
+                    invoice_id=invoice_id, kind=EventKind.BOUNCED, at=clock.now(), recipient_id=rid,
+                    id=f"dlv-failed:{purpose}:{rid}:{channel}",
+                    detail={"channel": channel, "role": p.recipient.role.value, "stage": "send", "error": err.code,
+                            "purpose": purpose}))
+            continue
+        store.complete(d, message_id)
+        _record(ctx, invoice_id, purpose, p, event_kind, message_id, detail or {})
+        out.sent.append(rid)
+    return out
+
+
+def _record(ctx: Context, invoice_id: str, purpose: str, p: PlannedDelivery, kind: EventKind,
+            message_id: str | None, detail: dict) -> None:
+    info = {"channel": p.channel.value, "role": p.recipient.role.value, "purpose": purpose, **detail}
+    if message_id:
+        info["message_id"] = message_id
+    apply_event(ctx.store, invoice_id, Event(
+        invoice_id=invoice_id, kind=kind, at=clock.now(), recipient_id=p.recipient.id,
+        id=f"dlv:{purpose}:{p.recipient.id}:{p.channel.value}", detail=info))
+
+
+def settle(out: Outcome, plan: DispatchPlan, *, require_one: bool = True) -> None:
+    """Retry what is pending; fail when nobody could be reached (with every reason)."""
+    if out.pending:
+        raise RetryableError(f"{len(out.pending)} delivery(ies) to retry ({len(out.sent)} sent)", code="deliveries_pending")
+    if require_one and not out.sent:
+        reasons = "; ".join(f"{rid}: {why}" for rid, why in [*out.failed, *plan.unreachable]) or "no recipient"
+        raise PermanentError(f"no recipient could be reached ({reasons})", code="no_recipient_reached")
