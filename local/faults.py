@@ -179,8 +179,14 @@ def install(faults: Faults) -> None:
         op = getattr(_CALL, "operation", None)
         if op is None or not in_handler():
             return original_send(self, request)
-        target = f"{op.service_model.service_name}:{op.name}"
-        fault = faults.take(target)
+        # botocore's service name or the endpoint prefix: "stepfunctions" or "states", "sesv2"...
+        names = dict.fromkeys([op.service_model.service_name, op.service_model.endpoint_prefix])
+        fault, target = None, ""
+        for service in names:
+            target = f"{service}:{op.name}"
+            fault = faults.take(target)
+            if fault is not None:
+                break
         if fault is None:
             return original_send(self, request)
         if fault.error:

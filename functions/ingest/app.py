@@ -10,7 +10,7 @@ from facteur.api.http import caller_supplier, make_resolver
 from facteur.context import get_context
 from facteur.observability import logger
 from facteur.pipeline import corrections
-from facteur.pipeline.intake import ingest
+from facteur.pipeline.intake import ingest, refuse_unread
 
 app = make_resolver()
 
@@ -22,12 +22,22 @@ def s3_handler(event, context):
     results = []
     for record in event.get("Records", []):
         bucket = record["s3"]["bucket"]["name"]
-        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        obj = record["s3"]["object"]
+        key = urllib.parse.unquote_plus(obj["key"])
+        if key.endswith("/"):
+            continue  # a "folder" marker, not a file
         parts = key.split("/")
         supplier_id = parts[1] if len(parts) >= 3 and parts[0] == "in" else "unknown"
-        data = ctx.documents.get(key, bucket=bucket)
-        res = ingest(ctx, supplier_id=supplier_id, data=data, filename=key, source="s3",
-                     idempotency_key=f"s3:{key}:{record['s3']['object'].get('versionId') or record['s3']['object'].get('eTag', '')}")
+        version = obj.get("versionId")
+        # S3 delivers at least once: the object version (or its sequencer) names the input
+        origin = f"s3:{bucket}:{key}:{version or obj.get('sequencer') or obj.get('eTag', '')}"
+        size = int(obj.get("size") or 0)
+        if size > ctx.settings.max_input_bytes:  # never download what is over the limit
+            res = refuse_unread(ctx, supplier_id=supplier_id, filename=key, source="s3", origin=origin, size=size,
+                                keep=lambda dest, b=bucket, k=key, v=version: ctx.documents.copy(b, k, dest, version=v))
+        else:
+            data = ctx.documents.get(key, bucket=bucket, version=version)
+            res = ingest(ctx, supplier_id=supplier_id, data=data, filename=key, source="s3", origin=origin)
         results.append(res.public())
     return {"results": results}
 

@@ -104,5 +104,6 @@ def failure_handler(event, context):
     error = event.get("error") or {}
     apply_event(get_context().store, event["invoice_id"], Event(
         invoice_id=event["invoice_id"], kind=EventKind.FAILED, at=clock.now(),
-        detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}))
+        detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}),
+        mutate=lambda r: setattr(r, "next_due_at", None))
     return {"recorded": "failed"}

@@ -24,3 +24,12 @@ def new_id(prefix: str) -> str:
 
 def invoice_id() -> str:
     return new_id("inv")
+
+
+def invoice_id_for(seed: str) -> str:
+    """The invoice id of an input that may arrive more than once (an S3 object version, an
+    Idempotency-Key): derived from it, so every retry continues the same invoice."""
+    import hashlib
+
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:17], "big")
+    return f"inv_{_b32(digest, 26)}"

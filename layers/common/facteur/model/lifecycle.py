@@ -53,6 +53,7 @@ class EventKind(str, Enum):
     CLOSED = "closed"  # tracking horizon passed without payment
     FAILED = "failed"  # the pipeline failed on a non-retryable error
     RETRIED = "retried"  # the supplier asked a failed invoice to run its path again
+    REDRIVEN = "redriven"  # the sweep started the path of an invoice stuck in `received`
 
 
 FRENCH_CODE: dict[EventKind, FrenchStatus] = {

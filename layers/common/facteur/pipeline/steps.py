@@ -73,8 +73,11 @@ def check(ctx: Context, invoice_id: str) -> dict:
         detail["released"] = True  # the supplier released it with a reason (on the timeline): it leaves
         blocking = []
     kind = EventKind.HELD if blocking else EventKind.DEPOSITED
+    def verdict(r: InvoiceRecord) -> None:
+        r.findings, r.next_due_at = as_dicts, None  # out of `received`: no longer watched as stale
+
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail),
-                mutate=lambda r: setattr(r, "findings", as_dicts))
+                mutate=verdict)
     return {"verdict": "held" if blocking else "ok", "blocking": len(blocking)}
 
 

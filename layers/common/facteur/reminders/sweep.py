@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from botocore.exceptions import ClientError
+
 from .. import clock
+from ..adapters.aws_errors import classify
 from ..context import Context
 from ..model.lifecycle import EventKind, Status
-from ..tracking.store import Event, apply_event
+from ..observability import logger
+from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name
+from ..tracking.store import Event, InvoiceRecord, apply_event
 
 OPEN = {Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED, Status.DISPUTED, Status.SUSPENDED,
         Status.PAYMENT_SENT}
@@ -16,10 +21,13 @@ OPEN = {Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED, Statu
 
 def sweep(ctx: Context) -> dict:
     now = clock.now()
-    overdue = checked = 0
+    overdue = checked = redriven = 0
     for supplier_id in ctx.directory.suppliers():
         for rec in ctx.store.due(supplier_id, now):
             checked += 1
+            if rec.status is Status.RECEIVED:  # stuck on the way in: never left `received`
+                redriven += redrive(ctx, rec)
+                continue
             if rec.status not in OPEN or not rec.due_date or date.fromisoformat(rec.due_date) >= now.date():
                 continue
             if any(e.kind is EventKind.OVERDUE for e in ctx.store.timeline(rec.invoice_id)):
@@ -27,4 +35,33 @@ def sweep(ctx: Context) -> dict:
             apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
                                                          detail={"due_date": rec.due_date, "by": "sweep"}))
             overdue += 1
-    return {"checked": checked, "overdue": overdue}
+    if redriven:
+        logger.warning("stale received invoices re-driven", extra={"count": redriven})
+    return {"checked": checked, "overdue": overdue, "redriven": redriven}
+
+
+def redrive(ctx: Context, rec: InvoiceRecord) -> int:
+    """A `received` invoice past its deadline: start its path if it never started; if its
+    execution ended without a verdict, record the failure (the supplier can retry it)."""
+    sfn = ctx.client("stepfunctions")
+    arn = ctx.settings.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name(rec.invoice_id)}"
+    try:
+        status = sfn.describe_execution(executionArn=arn)["status"]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        status = None
+    except ClientError as exc:
+        raise classify(exc, "DescribeExecution") from exc
+    if status == "RUNNING":
+        return 0
+    if status is None and rec.canonical_key:
+        _start_workflow(ctx, rec.invoice_id, rec.supplier_id)
+        apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.REDRIVEN, at=clock.now(),
+                                                     id="redrive:1", detail={"why": "its path had not started"}),
+                    mutate=lambda r: setattr(r, "next_due_at", clock.now() + STALE_AFTER))
+        return 1
+    why = (f"its path ended ({status}) without a verdict" if status else
+           "it was received but could not be read to the end; upload it again or retry")
+    apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.FAILED, at=clock.now(),
+                                                 detail={"error": "Stale", "cause": why}),
+                mutate=lambda r: setattr(r, "next_due_at", None))
+    return 1

@@ -1,0 +1,134 @@
+"""Nothing lost, nothing stuck: every input ends as an invoice that moves on, a held invoice
+with reasons or a rejected one with its reason — never `received` for ever, never burning the
+invoice number — whatever the file and whatever AWS does on the way in.
+
+Given the demo supplier on the embedded runtime,
+when hostile or broken files arrive, or Step Functions throttles,
+then each ends with a precise, human-readable reason and its original kept."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from facteur_local.runtime import LocalRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "demo-key-atelier-dupont"
+SUPPLIER = "atelier-dupont"
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lost")
+    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
+        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
+        yield runtime
+
+
+@pytest.fixture(autouse=True)
+def disarmed(rt):
+    yield
+    requests.delete(f"{rt.api_url.rsplit('/', 1)[0]}/_local/faults", timeout=10)
+
+
+def api(rt, method, path, **kw):
+    headers = {"Authorization": f"Bearer {KEY}", **kw.pop("headers", {})}
+    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
+
+
+def martin_json(number: str | None = None, **changes) -> dict:
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    data["BT-1"] = number or f"NL-{uuid.uuid4().hex[:8]}"
+    data.update(changes)
+    return data
+
+
+def dropped(rt, name: str) -> dict:
+    invoices = api(rt, "GET", "/invoices", params={"limit": 200}).json()["invoices"]
+    return next(i for i in invoices if i["original_name"] == name)
+
+
+def original_kept(rt, inv: dict) -> bool:
+    s3 = rt.client("s3")
+    head = s3.head_object(Bucket=rt.outputs["DocumentsBucketName"], Key=inv["original_key"])
+    return head["ContentLength"] > 0
+
+
+@pytest.mark.parametrize("body, code", [
+    (b"UNA:+.? '", "unreadable"),
+    (b"UNB+", "unreadable"),
+    (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+], ids=["edifact-una-only", "edifact-unb-only", "json-nested-100000"])
+def test_files_that_crash_a_reader_are_rejected_with_a_reason(rt, body, code):
+    name = f"hostile-{uuid.uuid4().hex[:6]}.txt"
+    rt.drop(SUPPLIER, body, name)
+    rt.settle()
+    inv = dropped(rt, name)
+    assert inv["status"] == "rejected", inv
+    assert inv["reason_code"] == code and inv["reason"]
+    assert "Traceback" not in inv["reason"] and "/" not in inv["reason"].split("(")[0]
+    assert original_kept(rt, inv)
+
+
+def test_an_amount_with_200_digits_is_rejected_and_the_number_stays_free(rt):
+    number = f"NL-{uuid.uuid4().hex[:8]}"
+    bad = martin_json(number)
+    bad["BT-115"] = "9" * 200
+    res = api(rt, "POST", "/invoices", data=json.dumps(bad), headers={"Content-Type": "application/json"})
+    assert res.status_code == 422, res.text
+    assert res.json()["status"] == "rejected" and "BT-115" in res.json()["reason"]
+    # The corrected resend with the same number is accepted (the number was not burnt)
+    good = api(rt, "POST", "/invoices", data=json.dumps(martin_json(number)), headers={"Content-Type": "application/json"})
+    assert good.status_code == 202 and good.json()["status"] == "received", good.text
+
+
+def test_an_invoice_number_of_3000_characters_is_rejected(rt):
+    res = api(rt, "POST", "/invoices", data=json.dumps(martin_json("N" * 3000)),
+              headers={"Content-Type": "application/json", "Idempotency-Key": "k" * 3000})
+    assert res.status_code == 422 and res.json()["reason"].startswith("the invoice number (BT-1) is 3000 characters")
+
+
+def test_step_functions_throttling_on_the_api_answers_503_and_the_same_key_resumes_the_invoice(rt):
+    rt.faults.arm({"target": "states:StartExecution", "error": "ThrottlingException", "times": 10})
+    body = json.dumps(martin_json())
+    headers = {"Content-Type": "application/json", "Idempotency-Key": f"erp-{uuid.uuid4().hex}"}
+    first = api(rt, "POST", "/invoices", data=body, headers=headers)
+    assert first.status_code == 503, first.text
+    rt.faults.clear()
+    again = api(rt, "POST", "/invoices", data=body, headers=headers)
+    assert again.status_code == 200, again.text  # the same invoice, resumed: not a duplicate of itself
+    iid = again.json()["invoice_id"]
+    rt.settle()
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] in ("sent", "delivered")
+
+
+def test_an_s3_drop_whose_path_could_not_start_is_re_driven_by_the_sweep(rt):
+    rt.faults.arm({"target": "states:StartExecution", "error": "ThrottlingException", "times": 30})
+    name = f"stuck-{uuid.uuid4().hex[:6]}.json"
+    rt.drop(SUPPLIER, json.dumps(martin_json()).encode(), name)
+    rt.settle()
+    inv = dropped(rt, name)
+    assert inv["status"] == "received"  # S3 -> Lambda gave up for now; the record exists with its deadline
+    rt.faults.clear()
+    rt.advance(timedelta(days=1, hours=1))  # the daily sweep passes
+    inv = dropped(rt, name)
+    assert inv["status"] in ("sent", "delivered", "downloaded"), inv
+    kinds = [e["kind"] for e in api(rt, "GET", f"/invoices/{inv['invoice_id']}/timeline").json()["events"]]
+    assert "redriven" in kinds
+
+
+def test_a_file_over_the_limit_is_rejected_from_the_event_without_being_downloaded(rt):
+    # Were the handler to download it, this GetObject fault would fail the ingest
+    rt.faults.arm({"target": "s3:GetObject", "error": "AccessDenied", "times": 1})
+    name = f"huge-{uuid.uuid4().hex[:6]}.pdf"
+    rt.drop(SUPPLIER, b"%PDF-1.7\n" + b"0" * (20 * 1024 * 1024 + 10), name)
+    rt.settle()
+    inv = dropped(rt, name)
+    assert inv["status"] == "rejected" and inv["reason_code"] == "too_large"
+    assert original_kept(rt, inv)
+    assert rt.faults.public()["armed"], "the object was never downloaded"
