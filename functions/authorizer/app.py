@@ -18,9 +18,13 @@ def _policy(principal: str, effect: str, method_arn: str, context: dict | None =
 
 
 def handler(event, context):
+    # Only the identity source (template.yaml: Identity.Headers = Authorization) may decide:
+    # API Gateway caches the answer by that header alone, so any other header would let one
+    # caller's decision serve another for the cache's lifetime.
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    auth = headers.get("authorization", "")
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
+    auth = headers.get("authorization") or ""
+    scheme, _, key = auth.strip().partition(" ")
+    key = key.strip() if scheme.lower() == "bearer" and len(key.strip()) <= 256 else ""
     supplier_id = get_context().directory.supplier_for_key(key) if key else None
     if not supplier_id:
         logger.info("API key refused")

@@ -1,16 +1,15 @@
 """Ingest: files dropped in the inbound bucket (S3 notifications) and POST /invoices."""
 from __future__ import annotations
 
-import base64
 import urllib.parse
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from facteur.api.http import caller_supplier, make_resolver
+from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.observability import logger
 from facteur.pipeline import corrections
-from facteur.pipeline.intake import ingest, refuse_unread
+from facteur.pipeline.intake import ingest, new_upload, refuse_unread
 
 app = make_resolver()
 
@@ -46,8 +45,7 @@ def s3_handler(event, context):
 def post_invoice():
     ev = app.current_event
     supplier_id = caller_supplier(app)
-    raw = ev.body or ""
-    data = base64.b64decode(raw) if ev.is_base64_encoded else raw.encode("utf-8")
+    data = body_bytes(app)
     headers = {k.lower(): v for k, v in (ev.headers or {}).items()}
     filename = headers.get("x-filename") or (ev.query_string_parameters or {}).get("filename") or "api-upload"
     res = ingest(get_context(), supplier_id=supplier_id, data=data, filename=filename, source="api",
@@ -56,12 +54,19 @@ def post_invoice():
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=res.public())
 
 
+@app.post("/uploads")
+def post_upload():
+    """Files over the API's body limit: a presigned S3 POST into the supplier's inbound prefix
+    (size-limited, expiring); the file is then ingested like any S3 drop."""
+    body = json_object(app)
+    return new_upload(get_context(), caller_supplier(app), str(body.get("filename") or "upload"))
+
+
 @app.put("/invoices/<invoice_id>/document")
 def put_document(invoice_id: str):
     """Upload a corrected file for a held invoice (same invoice number); it is checked again."""
     ev = app.current_event
-    raw = ev.body or ""
-    data = base64.b64decode(raw) if ev.is_base64_encoded else raw.encode("utf-8")
+    data = body_bytes(app)
     headers = {k.lower(): v for k, v in (ev.headers or {}).items()}
     return corrections.correct(get_context(), caller_supplier(app), invoice_id, data,
                                headers.get("x-filename") or "corrected")

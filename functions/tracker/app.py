@@ -7,10 +7,10 @@ import json
 from aws_lambda_powertools.event_handler import Response
 
 from facteur import clock
-from facteur.api.http import caller_supplier, make_resolver
+from facteur.api.http import caller_supplier, json_object, make_resolver
 from facteur.context import get_context
-from facteur.errors import NotFound, public_cause
-from facteur.model.lifecycle import EventKind
+from facteur.errors import InvalidInput, NotFound, public_cause
+from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import logger
 from facteur.pipeline import corrections, steps
 from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event
@@ -30,8 +30,13 @@ def _own(invoice_id: str):
 def list_invoices():
     """The caller's invoices, by status (GSI1), newest first; `?status=held&limit=50&cursor=...`."""
     q = app.current_event.query_string_parameters or {}
-    records, cursor = get_context().store.by_supplier(caller_supplier(app), q.get("status"),
-                                                      int(q.get("limit", 100)), q.get("cursor"))
+    limit = q.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise InvalidInput("'limit' is a whole number from 1 to 500", code="invalid_limit")
+    status = q.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidInput(f"unknown status '{status[:40]}'", code="invalid_status")
+    records, cursor = get_context().store.by_supplier(caller_supplier(app), status, int(limit), q.get("cursor"))
     out = {"invoices": [r.public() for r in records]}
     if cursor:
         out["cursor"] = cursor
@@ -51,15 +56,17 @@ def get_timeline(invoice_id: str):
 
 @app.post("/invoices/<invoice_id>/events")
 def post_event(invoice_id: str):
-    body = ReportedEvent.model_validate(app.current_event.json_body or {})
+    body = ReportedEvent.model_validate(json_object(app))
     return record_reported_event(get_context(), caller_supplier(app), invoice_id, body)
 
 
 @app.post("/invoices/<invoice_id>/release")
 def release_invoice(invoice_id: str):
     """Send a held invoice as it is: `{"reason": "..."}` (recorded with the overridden rules)."""
-    body = app.current_event.json_body or {}
-    return corrections.release(get_context(), caller_supplier(app), invoice_id, str(body.get("reason") or ""))
+    reason = json_object(app).get("reason")
+    if not isinstance(reason, str) or len(reason) > 2000:
+        raise InvalidInput("'reason' is a text of at most 2000 characters", code="invalid_reason")
+    return corrections.release(get_context(), caller_supplier(app), invoice_id, reason)
 
 
 @app.post("/invoices/<invoice_id>/retry")
@@ -72,8 +79,10 @@ def retry_invoice(invoice_id: str):
 @app.patch("/invoices/<invoice_id>")
 def patch_invoice(invoice_id: str):
     """Patch fields of a held invoice: `{"fields": {"BT-13": "PO-1"}}`; it is checked again."""
-    body = app.current_event.json_body or {}
-    return corrections.patch(get_context(), caller_supplier(app), invoice_id, body.get("fields") or {})
+    fields = json_object(app).get("fields")
+    if not isinstance(fields, dict) or not fields:
+        raise InvalidInput("'fields' is an object of BT ids to values, e.g. {\"BT-13\": \"PO-1\"}", code="invalid_fields")
+    return corrections.patch(get_context(), caller_supplier(app), invoice_id, fields)
 
 
 @app.get("/d/<token>")

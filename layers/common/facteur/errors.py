@@ -27,6 +27,19 @@ class RejectedInput(FacteurError):
     code = "rejected"
 
 
+class InvalidInput(FacteurError):
+    """A request that breaks the API's contract or rules (HTTP 422): a field out of range, an
+    event that is not allowed in the invoice's state..."""
+
+    code = "invalid"
+
+
+class TooLarge(FacteurError):
+    """A request body over the documented limit (HTTP 413)."""
+
+    code = "too_large"
+
+
 class NotFound(FacteurError):
     code = "not_found"
 

@@ -52,6 +52,7 @@ class EventKind(str, Enum):
     OVERDUE = "overdue"  # due date passed, unpaid
     CLOSED = "closed"  # tracking horizon passed without payment
     FAILED = "failed"  # the pipeline failed on a non-retryable error
+    PARTIALLY_PAID = "partially_paid"  # a payment for part of the amount due (the rest stays open)
     RETRIED = "retried"  # the supplier asked a failed invoice to run its path again
     REDRIVEN = "redriven"  # the sweep started the path of an invoice stuck in `received`
 
@@ -155,4 +156,34 @@ def next_status(current: Status | None, event: EventKind) -> Status | None:
         return None
     if target in ALLOWED.get(current, frozenset()):
         return target
+    return None
+
+
+# --- What a supplier (or its ERP) may report, and when ------------------------------------
+# One table: the reported event -> the statuses it may be reported in. Anything else is
+# refused with the reason (a payment on a held or rejected invoice, an approval after payment...).
+_DELIVERED = frozenset({Status.SENT, Status.DELIVERED, Status.DOWNLOADED})
+_WITH_BUYER = _DELIVERED | {Status.APPROVED, Status.DISPUTED, Status.SUSPENDED}
+REPORTABLE: dict[EventKind, frozenset[Status]] = {
+    EventKind.APPROVED: _WITH_BUYER,  # 205
+    EventKind.PARTIALLY_APPROVED: _WITH_BUYER,  # 206
+    EventKind.DISPUTED: _WITH_BUYER,  # 207
+    EventKind.SUSPENDED: _WITH_BUYER,  # 208
+    EventKind.COMPLETED: frozenset({Status.SUSPENDED, Status.DISPUTED}),  # 209: the requested document was provided
+    EventKind.REFUSED: _WITH_BUYER,  # 210 (reason required)
+    EventKind.PAYMENT_SENT: _WITH_BUYER | {Status.PAYMENT_SENT, Status.CLOSED},  # 211
+    EventKind.PAID: _WITH_BUYER | {Status.PAYMENT_SENT, Status.CLOSED},  # 212 (a partial payment keeps the status)
+}
+REASON_REQUIRED = frozenset({EventKind.REFUSED, EventKind.DISPUTED, EventKind.SUSPENDED})
+
+
+def report_refusal(status: Status, kind: EventKind) -> str | None:
+    """Why `kind` cannot be reported on an invoice in `status` (None: it can)."""
+    allowed = REPORTABLE.get(kind)
+    if allowed is None:
+        return f"'{kind.value}' cannot be reported through the API"
+    if status is Status.PAID and kind in (EventKind.PAID, EventKind.PAYMENT_SENT):
+        return "this invoice is already paid"
+    if status not in allowed:
+        return f"'{kind.value}' cannot be reported on an invoice that is {status.value}"
     return None

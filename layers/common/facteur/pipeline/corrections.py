@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from .. import clock
 from ..context import Context
-from ..errors import Conflict, Forbidden, NotFound, RejectedInput
+from ..errors import Conflict, InvalidInput, NotFound, RejectedInput
 from ..formats.reader import read_document
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
@@ -58,7 +58,7 @@ def retry(ctx: Context, supplier_id: str, invoice_id: str) -> dict:
 def release(ctx: Context, supplier_id: str, invoice_id: str, reason: str) -> dict:
     rec = _held(ctx, supplier_id, invoice_id)
     if not (reason or "").strip():
-        raise Forbidden("a release needs a reason", code="reason_required")
+        raise InvalidInput("a release needs a reason", code="reason_required")
     if not rec.canonical_key:
         raise Conflict("this invoice has no readable data: upload a corrected file instead", code="nothing_to_release")
     run = _run_number(ctx, invoice_id)
@@ -78,7 +78,7 @@ def patch(ctx: Context, supplier_id: str, invoice_id: str, fields: dict[str, Any
         raise RejectedInput("nothing to patch: give {\"fields\": {\"BT-13\": \"...\"}}", code="empty_patch")
     refused = sorted(set(fields) & NOT_PATCHABLE)
     if refused:
-        raise Forbidden(f"these fields cannot be patched: {', '.join(refused)} (upload a corrected file)", code="not_patchable")
+        raise InvalidInput(f"these fields cannot be patched: {', '.join(refused)} (upload a corrected file)", code="not_patchable")
     inv = Invoice.model_validate_json(ctx.documents.get(rec.canonical_key))
     data = inv.model_dump(by_alias=True, exclude_none=True, mode="json")
     unknown = sorted(k for k in fields if k not in _aliases())

@@ -119,6 +119,22 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
             "with this invoice id", code="processing_error"))
 
 
+UPLOAD_TTL_SECONDS = 900
+
+
+def new_upload(ctx: Context, supplier_id: str, filename: str) -> dict:
+    """A presigned S3 POST for one file under in/{supplier}/uploads/: at most the input limit,
+    valid 15 minutes. What arrives there is ingested like any drop (same rules, same ids)."""
+    import uuid
+
+    key = f"in/{supplier_id}/uploads/{uuid.uuid4().hex}-{safe_name(filename)}"
+    post = ctx.client("s3").generate_presigned_post(
+        ctx.settings.inbound_bucket, key, ExpiresIn=UPLOAD_TTL_SECONDS,
+        Conditions=[["content-length-range", 1, ctx.settings.max_input_bytes]])
+    return {"url": post["url"], "fields": post["fields"], "key": key, "expires_in": UPLOAD_TTL_SECONDS,
+            "max_bytes": ctx.settings.max_input_bytes}
+
+
 def refuse_unread(ctx: Context, *, supplier_id: str, filename: str, source: str, origin: str, size: int,
                   keep) -> IntakeResult:
     """An input rejected before it is read (over the size limit, known from the S3 event):

@@ -2,19 +2,22 @@
 (payment, approval, dispute...), and recipients opening their signed download links."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from .. import clock
 from ..context import Context
 from ..delivery import links
-from ..errors import Forbidden, NotFound
-from ..model.lifecycle import EventKind
+from ..errors import Conflict, InvalidInput, NotFound
+from ..model.lifecycle import REASON_REQUIRED, REPORTABLE, EventKind, report_refusal
 from ..tracking.deliveries import DeliveryStore
-from ..tracking.store import Event, apply_event
+from ..tracking.store import Event, Payment, apply_event
 
+PARIS = ZoneInfo("Europe/Paris")
 SES_KINDS = {"Delivery": EventKind.DELIVERED, "Bounce": EventKind.BOUNCED, "Reject": EventKind.BOUNCED,
              "Complaint": EventKind.BOUNCED}
 
@@ -49,31 +52,77 @@ def record_ses_event(ctx: Context, detail: dict[str, Any]) -> dict:
 class ReportedEvent(BaseModel):
     """POST /invoices/{id}/events: what the supplier (or its ERP) reports."""
 
+    model_config = ConfigDict(extra="forbid")
+
     kind: EventKind
-    at: datetime | None = None
-    amount: str | None = Field(None, description="Paid amount (Decimal as string) for payment events")
-    reason: str | None = None
-    reference: str | None = None
+    at: AwareDatetime | None = Field(None, description="When it happened (with a time zone); default: now")
+    amount: Decimal | None = Field(None, description="Payment amount (a decimal string); default: what is outstanding")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the invoice's")
+    reason: str | None = Field(None, max_length=2000)
+    reason_code: str | None = Field(None, max_length=50)
+    reference: str | None = Field(None, max_length=200, description="The payment's or message's own id: reported once")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _decimal_only(cls, v: Any) -> Any:
+        if isinstance(v, float):
+            raise ValueError("give amounts as decimal strings (\"180.00\"), not floating-point numbers")
+        return v
+
+    @field_validator("amount")
+    @classmethod
+    def _plausible(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and (not v.is_finite() or v <= 0 or v >= Decimal("1e15") or -v.as_tuple().exponent > 4):  # type: ignore[operator]
+            raise ValueError("an amount is positive, below 10^15, with at most 4 decimals")
+        return v
 
 
-REPORTABLE = {EventKind.PAID, EventKind.PAYMENT_SENT, EventKind.APPROVED, EventKind.PARTIALLY_APPROVED,
-              EventKind.DISPUTED, EventKind.SUSPENDED, EventKind.COMPLETED, EventKind.REFUSED}
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def record_reported_event(ctx: Context, supplier_id: str, invoice_id: str, body: ReportedEvent) -> dict:
     rec = ctx.store.get(invoice_id)
     if rec.supplier_id != supplier_id:
         raise NotFound(f"invoice {invoice_id} not found")  # tenant isolation: never confirm existence
-    if body.kind not in REPORTABLE:
-        raise Forbidden(f"event '{body.kind.value}' cannot be reported through the API", code="not_reportable")
-    if body.kind is EventKind.REFUSED and not body.reason:
-        raise Forbidden("a refusal (210) needs a reason", code="reason_required")
-    at = body.at or clock.now()
-    if at.tzinfo is None:
-        raise Forbidden("'at' must carry a time zone", code="naive_datetime")
-    detail = {k: v for k, v in {"amount": body.amount, "reason": body.reason, "reference": body.reference}.items() if v}
-    updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=body.kind, at=at,
-                                                       actor=f"supplier:{supplier_id}", detail=detail))
+    why = report_refusal(rec.status, body.kind)
+    if why:
+        raise (Conflict if body.kind in REPORTABLE else InvalidInput)(why, code="not_allowed_now" if body.kind in REPORTABLE
+                                                                       else "not_reportable")
+    if body.kind in REASON_REQUIRED and not (body.reason or "").strip():
+        raise InvalidInput(f"'{body.kind.value}' needs a reason", code="reason_required")
+    now = clock.now()
+    at = body.at or now
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput("'at' is in the future", code="date_out_of_range")
+    if rec.issue_date and at.astimezone(PARIS).date() < date.fromisoformat(rec.issue_date):
+        raise InvalidInput(f"'at' is before the invoice's issue date ({rec.issue_date})", code="date_out_of_range")
+    detail: dict[str, Any] = {k: v for k, v in {"reason": body.reason, "reason_code": body.reason_code,
+                                                 "reference": body.reference}.items() if v}
+    kind, mutate = body.kind, None
+    if body.kind in (EventKind.PAID, EventKind.PAYMENT_SENT):
+        currency = body.currency or rec.currency or "EUR"
+        if rec.currency and currency != rec.currency:
+            raise InvalidInput(f"the invoice is in {rec.currency}, not {currency}", code="currency_mismatch")
+        if body.amount is not None or body.kind is EventKind.PAID:
+            outstanding = rec.outstanding
+            amount = body.amount if body.amount is not None else outstanding
+            if amount is None:
+                raise InvalidInput("this invoice has no amount due: give the amount", code="amount_required")
+            if outstanding is not None and amount > outstanding:
+                raise InvalidInput(f"{amount} {currency} is more than the {outstanding} {currency} outstanding",
+                                   code="overpayment")
+            detail.update(amount=str(amount), currency=currency)
+            if body.kind is EventKind.PAID:
+                payment = Payment(amount=amount, currency=currency, at=at, reference=body.reference)
+                if outstanding is not None and amount < outstanding:
+                    kind = EventKind.PARTIALLY_PAID
+                    detail["outstanding"] = str(outstanding - amount)
+
+                def mutate(r):
+                    r.payments = [*r.payments, payment]
+    event_id = f"supplier:{body.kind.value}:{body.reference}" if body.reference else None
+    updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=at, id=event_id,
+                                                       actor=f"supplier:{supplier_id}", detail=detail), mutate=mutate)
     return updated.public()
 
 

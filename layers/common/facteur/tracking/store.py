@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from .. import clock
 from ..adapters.dynamodb import Table, translate_error
-from ..errors import Conflict, NotFound, RetryableError
+from ..errors import Conflict, InvalidInput, NotFound, RetryableError
 from ..model.lifecycle import FRENCH_CODE, EventKind, Status, next_status
 
 
@@ -57,6 +57,15 @@ class Event(BaseModel):
         return out
 
 
+class Payment(BaseModel):
+    """A payment the supplier reported (212 when it settles the amount due, partial otherwise)."""
+
+    amount: Decimal
+    currency: str
+    at: datetime
+    reference: str | None = None
+
+
 class InvoiceRecord(BaseModel):
     """The projection: what the supplier sees of one invoice."""
 
@@ -84,9 +93,21 @@ class InvoiceRecord(BaseModel):
     duplicate_of: str | None = None
     next_due_at: datetime | None = None
     recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
+    payments: list[Payment] = Field(default_factory=list)
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal("0"))
+
+    @property
+    def outstanding(self) -> Decimal | None:
+        return None if self.amount_due is None else self.amount_due - self.amount_paid
 
     def public(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude={"version", "canonical_key"})
+        data["amount_paid"] = str(self.amount_paid)
+        if self.outstanding is not None:
+            data["outstanding"] = str(self.outstanding)
         data["created_at"] = clock.iso(self.created_at)
         data["updated_at"] = clock.iso(self.updated_at)
         if self.next_due_at:
@@ -202,10 +223,13 @@ class InvoiceStore(Table):
         if cursor:
             try:
                 start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            except ValueError as exc:
-                raise ValueError("invalid page cursor") from exc
-            if start.get("GSI1PK", start.get("GSI2PK", {})).get("S") != partition:
-                raise ValueError("invalid page cursor")  # a cursor never crosses tenants
+            except (ValueError, UnicodeError) as exc:
+                raise InvalidInput("invalid page cursor", code="invalid_cursor") from exc
+            keys = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"}
+            if (len(cursor) > 2048 or not isinstance(start, dict) or not set(start) <= keys
+                    or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in start.values())
+                    or (start.get("GSI1PK") or start.get("GSI2PK") or {}).get("S") != partition):
+                raise InvalidInput("invalid page cursor", code="invalid_cursor")  # a cursor never crosses tenants
             query["ExclusiveStartKey"] = start
         res = self.client.query(TableName=self.table_name, Limit=max(1, min(limit, 500)), **query)
         nxt = res.get("LastEvaluatedKey")

@@ -1,0 +1,165 @@
+"""The API's contract under malformed and hostile requests, and the rules of reported events.
+
+Given the demo supplier on the embedded runtime (API served on 127.0.0.1),
+when a caller sends what it should not (crafted cursors, non-object bodies, huge fields,
+events in the wrong state, floats for money, dates in 1999),
+then it gets a 4xx that says why — never a 5xx — and nothing is recorded."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from facteur_local.runtime import LocalRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "demo-key-atelier-dupont"
+OTHER = """
+suppliers:
+  - id: other-supplier
+    name: Other Supplier SAS
+    api_keys: [key-of-another-tenant]
+    customers: []
+"""
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("contract")
+    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
+        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
+        runtime.load_directory(OTHER)
+        yield runtime
+
+
+def api(rt, method, path, key=KEY, **kw):
+    headers = kw.pop("headers", {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
+
+
+def sent_invoice(rt) -> str:
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    data["BT-1"] = f"AC-{uuid.uuid4().hex[:8]}"
+    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
+    assert res.status_code == 202, res.text
+    rt.settle()
+    return res.json()["invoice_id"]
+
+
+def report(rt, iid, **body):
+    return api(rt, "POST", f"/invoices/{iid}/events", json=body)
+
+
+@pytest.mark.parametrize("cursor", [
+    "!!!not-base64!!!",
+    base64.urlsafe_b64encode(b"[1, 2, 3]").decode(),
+    base64.urlsafe_b64encode(b'{"GSI1PK": {"S": "SUP#other-supplier"}, "GSI1SK": {"S": "x"}, "PK": {"S": "a"}, "SK": {"S": "b"}}').decode(),
+    base64.urlsafe_b64encode(b'{"GSI1PK": {"N": "1"}}').decode(),
+    "A" * 5000,
+], ids=["garbage", "a-list", "another-tenant", "wrong-type", "huge"])
+def test_a_crafted_cursor_is_a_4xx(rt, cursor):
+    res = api(rt, "GET", "/invoices", params={"cursor": cursor})
+    assert res.status_code in (400, 422), res.text
+    assert res.json()["error"] in ("invalid_cursor", "bad_request")
+
+
+@pytest.mark.parametrize("params", [{"limit": "lots"}, {"limit": "0"}, {"limit": "100000"}, {"status": "x" * 500}])
+def test_list_parameters_are_checked(rt, params):
+    assert api(rt, "GET", "/invoices", params=params).status_code == 422
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"paid"', "42", "null", "{not json"])
+def test_non_object_bodies_are_a_4xx(rt, body):
+    iid = sent_invoice(rt)
+    res = api(rt, "POST", f"/invoices/{iid}/events", data=body, headers={"Content-Type": "application/json"})
+    assert res.status_code in (400, 422), res.text
+
+
+def test_a_450_kb_reason_is_refused_before_anything_is_stored(rt):
+    iid = sent_invoice(rt)
+    res = report(rt, iid, kind="disputed", reason="x" * 450_000)
+    assert res.status_code == 413, res.text
+    res = report(rt, iid, kind="disputed", reason="x" * 3000)
+    assert res.status_code == 422
+    kinds = [e["kind"] for e in api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]]
+    assert "disputed" not in kinds
+
+
+@pytest.mark.parametrize("body, error", [
+    ({"kind": "paid", "amount": "-5"}, "invalid"),
+    ({"kind": "paid", "amount": "lots"}, "invalid"),
+    ({"kind": "paid", "amount": 180.0}, "invalid"),
+    ({"kind": "paid", "amount": "1e400"}, "invalid"),
+    ({"kind": "paid", "at": "1999-01-01T00:00:00+00:00"}, "date_out_of_range"),
+    ({"kind": "paid", "at": "2030-01-01T00:00:00+00:00"}, "date_out_of_range"),
+    ({"kind": "paid", "at": "2026-12-05T10:00:00"}, "invalid"),
+    ({"kind": "paid", "amount": "181.00"}, "overpayment"),
+    ({"kind": "paid", "currency": "USD"}, "currency_mismatch"),
+    ({"kind": "refused"}, "reason_required"),
+    ({"kind": "sent"}, "not_reportable"),
+    ({"kind": "paid", "unknown": 1}, "invalid"),
+], ids=["negative", "lots", "float", "huge", "1999", "future", "naive-date", "overpaid", "currency", "no-reason",
+        "not-reportable", "extra-field"])
+def test_reported_events_that_break_the_rules_are_a_422_with_the_reason(rt, body, error):
+    iid = sent_invoice(rt)
+    res = report(rt, iid, **body)
+    assert res.status_code == 422, res.text
+    assert res.json()["error"] == error
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] != "paid"
+
+
+def test_a_partial_payment_is_recorded_as_such_and_the_rest_settles_it(rt):
+    iid = sent_invoice(rt)
+    part = report(rt, iid, kind="paid", amount="1.00", reference="VIR-1")
+    assert part.status_code == 200, part.text
+    inv = part.json()
+    assert inv["status"] != "paid" and inv["amount_paid"] == "1.00" and inv["outstanding"] == "179.00"
+    again = report(rt, iid, kind="paid", amount="1.00", reference="VIR-1")  # the same transfer reported twice
+    assert again.json()["amount_paid"] == "1.00"
+    rest = report(rt, iid, kind="paid", reference="VIR-2")  # no amount: what is outstanding
+    assert rest.json()["status"] == "paid" and rest.json()["outstanding"] == "0.00"
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    assert [e["kind"] for e in events if "paid" in e["kind"]] == ["partially_paid", "paid"]
+    assert [e.get("lifecycle_code") for e in events if e["kind"] == "paid"] == [212]
+    # Paid twice: refused
+    twice = report(rt, iid, kind="paid", amount="1.00", reference="VIR-3")
+    assert twice.status_code == 409 and twice.json()["error"] == "not_allowed_now"
+
+
+def test_no_payment_on_a_rejected_invoice(rt):
+    res = api(rt, "POST", "/invoices", data=b"<not-an-invoice/>", headers={"Content-Type": "application/xml"})
+    assert res.status_code == 422
+    res = report(rt, res.json()["invoice_id"], kind="paid", amount="1.00")
+    assert res.status_code == 409 and "rejected" in res.json()["message"]
+
+
+def test_a_body_over_the_documented_limit_is_413_and_large_files_go_through_a_presigned_upload(rt):
+    big = b"%PDF-1.7\n" + b"0" * (4 * 1024 * 1024 + 1)
+    res = api(rt, "POST", "/invoices", data=big, headers={"Content-Type": "application/pdf"})
+    assert res.status_code == 413 and "/uploads" in res.json()["message"]
+    up = api(rt, "POST", "/uploads", json={"filename": "FA-big.json"})
+    assert up.status_code == 200, up.text
+    ticket = up.json()
+    assert ticket["key"].startswith("in/atelier-dupont/uploads/") and ticket["max_bytes"] == 20 * 1024 * 1024
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    data["BT-1"] = f"UP-{uuid.uuid4().hex[:8]}"
+    posted = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("FA-big.json", json.dumps(data))},
+                           timeout=30)
+    assert posted.status_code in (200, 201, 204), posted.text
+    rt.settle()
+    invoices = api(rt, "GET", "/invoices", params={"limit": 500}).json()["invoices"]
+    mine = [i for i in invoices if i.get("number") == data["BT-1"]]
+    assert mine and mine[0]["status"] in ("sent", "delivered"), mine
+
+
+def test_the_authorizer_reads_only_the_authorization_header(rt):
+    res = api(rt, "GET", "/invoices", key=None, headers={"Authorization": "junk", "x-api-key": KEY})
+    assert res.status_code in (401, 403)
+    res = api(rt, "GET", "/invoices", key=None, headers={"x-api-key": KEY})
+    assert res.status_code == 401
