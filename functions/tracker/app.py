@@ -13,7 +13,7 @@ from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import logger
 from facteur.pipeline import corrections, steps
-from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event
+from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event, revoke_links
 from facteur.tracking.store import Event, apply_event
 
 app = make_resolver()
@@ -74,6 +74,15 @@ def retry_invoice(invoice_id: str):
     """Run a failed invoice's path again (what was delivered is not sent twice)."""
     return Response(status_code=202, content_type="application/json",
                     body=json.dumps(corrections.retry(get_context(), caller_supplier(app), invoice_id)))
+
+
+@app.post("/invoices/<invoice_id>/links/revoke")
+def revoke(invoice_id: str):
+    """Void the download links sent so far to one recipient: `{"recipient_id": "..."}`."""
+    recipient_id = json_object(app).get("recipient_id")
+    if not isinstance(recipient_id, str) or not recipient_id:
+        raise InvalidInput("'recipient_id' is required", code="recipient_required")
+    return revoke_links(get_context(), caller_supplier(app), invoice_id, recipient_id)
 
 
 @app.patch("/invoices/<invoice_id>")

@@ -163,3 +163,28 @@ def test_the_authorizer_reads_only_the_authorization_header(rt):
     assert res.status_code in (401, 403)
     res = api(rt, "GET", "/invoices", key=None, headers={"x-api-key": KEY})
     assert res.status_code == 401
+
+
+def test_a_supplier_cannot_send_an_invoice_in_another_companys_name(rt):
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    data["BT-1"] = f"AC-{uuid.uuid4().hex[:8]}"
+    data["BG-4"].update(name="Boulangerie Martin SAS", legal_identifier="552100554", vat_identifier="FR96552100554")
+    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
+    rt.settle()
+    inv = api(rt, "GET", f"/invoices/{res.json()['invoice_id']}").json()
+    assert inv["status"] == "held"
+    assert "SELLER-NOT-SUPPLIER" in {f["rule"] for f in inv["findings"]}
+    assert not [m for m in rt.outbox.mails if m.tags.get("invoice_id") == inv["invoice_id"]]
+
+
+def test_a_recipients_links_can_be_revoked(rt):
+    iid = sent_invoice(rt)
+    mails = {m.to[0]: m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid}
+    compta = mails["compta@boulangerie-martin.example"].links()[0]
+    gerant = mails["claire.martin@boulangerie-martin.example"].links()[0]
+    res = api(rt, "POST", f"/invoices/{iid}/links/revoke", json={"recipient_id": "bm-compta"})
+    assert res.status_code == 200, res.text
+    refused = requests.get(compta, allow_redirects=False, timeout=30)
+    assert refused.status_code == 403 and refused.json()["error"] == "link_revoked"
+    assert requests.get(gerant, allow_redirects=False, timeout=30).status_code == 302
+    assert api(rt, "POST", f"/invoices/{iid}/links/revoke", json={"recipient_id": "nobody"}).status_code == 422

@@ -132,3 +132,30 @@ def test_a_file_over_the_limit_is_rejected_from_the_event_without_being_download
     assert inv["status"] == "rejected" and inv["reason_code"] == "too_large"
     assert original_kept(rt, inv)
     assert rt.faults.public()["armed"], "the object was never downloaded"
+
+
+def test_twenty_concurrent_posts_with_one_key_make_one_invoice(rt):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = json.dumps(martin_json())
+    headers = {"Content-Type": "application/json", "Idempotency-Key": f"burst-{uuid.uuid4().hex}"}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: api(rt, "POST", "/invoices", data=body, headers=headers), range(20)))
+    assert all(a.status_code in (200, 202, 409) for a in answers), [a.text for a in answers]
+    ids = {a.json()["invoice_id"] for a in answers if a.status_code in (200, 202)}
+    assert len(ids) == 1, ids
+    rt.settle()
+    (iid,) = ids
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] in ("sent", "delivered")
+    assert len([m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid]) == 2  # each recipient once
+
+
+def test_twenty_concurrent_drops_are_twenty_invoices(rt):
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"burst-{uuid.uuid4().hex[:6]}-{i}.json" for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(lambda n: rt.drop(SUPPLIER, json.dumps(martin_json()).encode(), n), names))
+    rt.settle()
+    statuses = [dropped(rt, n)["status"] for n in names]
+    assert all(s in ("sent", "delivered") for s in statuses), statuses

@@ -12,13 +12,13 @@ NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
 
 
 def test_signed_link_round_trip_and_tamper_and_expiry():
-    claims = links.LinkClaims("inv_1", "r1", "facturx", int((NOW + timedelta(days=1)).timestamp()))
+    claims = links.LinkClaims("inv_1", "r1", "facturx", int((NOW + timedelta(days=1)).timestamp()), int(NOW.timestamp()))
     token = links.sign(KEY, claims)
     assert links.verify(KEY, token, NOW) == claims
-    body, mac = token.split(".")
-    other = links.sign(KEY, links.LinkClaims("inv_2", "r1", "facturx", claims.expires)).split(".")[0]
+    version, kid, body, mac = token.split(".")
+    other = links.sign(KEY, links.LinkClaims("inv_2", "r1", "facturx", claims.expires)).split(".")[2]
     with pytest.raises(Forbidden):
-        links.verify(KEY, f"{other}.{mac}", NOW)  # body swapped, signature kept
+        links.verify(KEY, f"{version}.{kid}.{other}.{mac}", NOW)  # body swapped, signature kept
     with pytest.raises(Forbidden):
         links.verify(b"x" * 48, token, NOW)  # another key
     with pytest.raises(Forbidden) as exc:
@@ -38,3 +38,37 @@ def test_status_only_moves_forward_and_paid_is_terminal():
 def test_siren_and_vat_keys():
     assert siren_valid("732829320") and not siren_valid("732829321")
     assert fr_vat_for("732829320") == "FR44732829320"
+
+
+def test_links_survive_a_key_rotation_and_retired_keys_are_refused():
+    old, new = b"o" * 48, b"n" * 48
+    claims = links.LinkClaims("inv_1", "r1", "facturx", int((NOW + timedelta(days=1)).timestamp()), 1)
+    token = links.sign(old, claims)
+    both = {links.key_id(new): new, links.key_id(old): old}
+    assert links.verify(both, token, NOW) == claims  # signed before the rotation, still valid
+    with pytest.raises(Forbidden):
+        links.verify({links.key_id(new): new}, token, NOW)  # once the old key is retired
+
+
+@pytest.mark.parametrize("token", [
+    "", "v1", "v1.abc.def.ghi", "v2." + "0" * 8 + "." + "A" * 20 + "." + "A" * 43, "v1.00000000." + "A" * 5000 + "." + "A" * 43,
+    "v1.00000000.AAAA\nAAAAAAAAAAAAAAA." + "A" * 43, "v1.00000000." + "=" * 20 + "." + "A" * 43,
+])
+def test_malformed_tokens_are_refused_before_parsing(token):
+    with pytest.raises(Forbidden) as exc:
+        links.verify({"00000000": KEY}, token, NOW)
+    assert exc.value.code == "link_invalid"
+
+
+def test_claims_must_be_typed():
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    body = base64.urlsafe_b64encode(json.dumps({"i": ["x"], "r": "r1", "d": "facturx", "e": 2**40, "t": 1}).encode())
+    body_s = body.rstrip(b"=").decode()
+    kid = links.key_id(KEY)
+    mac = base64.urlsafe_b64encode(hmac.new(KEY, f"v1.{kid}.{body_s}".encode(), hashlib.sha256).digest()).rstrip(b"=")
+    with pytest.raises(Forbidden):
+        links.verify(KEY, f"v1.{kid}.{body_s}.{mac.decode()}", NOW)

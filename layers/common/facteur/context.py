@@ -54,6 +54,12 @@ class Context:
 
         return link_key(self.client("secretsmanager"), self.settings.link_secret_arn)
 
+    @cached_property
+    def link_keys(self) -> dict[str, bytes]:
+        from .adapters.secrets import link_keys
+
+        return link_keys(self.client("secretsmanager"), self.settings.link_secret_arn)
+
 
 _CTX: Context | None = None
 _CLIENT_LOCK = threading.Lock()

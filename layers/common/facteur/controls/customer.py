@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..model.directory import Customer, OutputFormat
+from ..model.directory import Customer, OutputFormat, Supplier
 from ..model.invoice import Invoice
 from .findings import Finding, Severity
 
@@ -48,3 +48,24 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
         out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient with a channel address",
                       f"{customer.name} n'a aucun destinataire joignable"))
     return out
+
+
+def _digits(text: str | None) -> str:
+    return "".join(ch for ch in (text or "") if ch.isalnum()).upper()
+
+
+def check_seller(inv: Invoice, supplier: Supplier) -> list[Finding]:
+    """Tenancy: the seller (BG-4) must be the supplier who sends it. A supplier cannot issue
+    invoices in another company's name: matched on the SIREN (the first 9 digits of a SIRET
+    too) or the VAT number from the supplier's profile."""
+    known = {v for v in (_digits(supplier.siren), _digits(supplier.vat_id)) if v}
+    if not known:
+        return []  # a profile without identifiers cannot be checked (loading the directory warns)
+    seller = inv.seller
+    given = {_digits(seller.legal_id), _digits(seller.legal_id)[:9], _digits(seller.vat_id)} - {""}
+    if known & given:
+        return []
+    shown = seller.legal_id or seller.vat_id or seller.name or "?"
+    return [Finding(rule="SELLER-NOT-SUPPLIER", severity=Severity.FATAL, bt="BG-4", source="tenancy",
+                    message=f"the seller ({shown}) is not {supplier.name}, the supplier sending it",
+                    message_fr=f"le vendeur ({shown}) n'est pas {supplier.name}, le fournisseur qui l'envoie")]

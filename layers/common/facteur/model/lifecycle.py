@@ -38,7 +38,7 @@ class EventKind(str, Enum):
     SENT = "sent"  # handed to a channel for one recipient (201)
     DELIVERED = "delivered"  # the channel confirmed delivery, e.g. SES Delivery (203)
     BOUNCED = "bounced"  # the channel could not deliver
-    DOWNLOADED = "downloaded"  # a recipient opened its signed link (204)
+    DOWNLOADED = "downloaded"  # a recipient opened its signed link (Facteur's milestone, not the buyer's 204)
     REMINDED = "reminded"  # "not yet downloaded" reminder sent
     APPROVED = "approved"  # 205
     PARTIALLY_APPROVED = "partially_approved"  # 206
@@ -52,6 +52,7 @@ class EventKind(str, Enum):
     OVERDUE = "overdue"  # due date passed, unpaid
     CLOSED = "closed"  # tracking horizon passed without payment
     FAILED = "failed"  # the pipeline failed on a non-retryable error
+    LINK_REVOKED = "link_revoked"  # the supplier voided a recipient's download links
     PARTIALLY_PAID = "partially_paid"  # a payment for part of the amount due (the rest stays open)
     RETRIED = "retried"  # the supplier asked a failed invoice to run its path again
     REDRIVEN = "redriven"  # the sweep started the path of an invoice stuck in `received`
@@ -61,7 +62,6 @@ FRENCH_CODE: dict[EventKind, FrenchStatus] = {
     EventKind.DEPOSITED: FrenchStatus.DEPOSEE,
     EventKind.SENT: FrenchStatus.EMISE,
     EventKind.DELIVERED: FrenchStatus.MISE_A_DISPOSITION,
-    EventKind.DOWNLOADED: FrenchStatus.PRISE_EN_CHARGE,
     EventKind.APPROVED: FrenchStatus.APPROUVEE,
     EventKind.PARTIALLY_APPROVED: FrenchStatus.APPROUVEE_PARTIELLEMENT,
     EventKind.DISPUTED: FrenchStatus.EN_LITIGE,

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import clock
 from ..context import Context
-from ..controls.customer import check_customer
+from ..controls.customer import check_customer, check_seller
 from ..controls.findings import Finding
 from ..controls.french import auto_complete, french_rules_apply
 from ..controls.official import check_xml
@@ -63,7 +63,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
         findings = check_xml(read.xml, read.syntax, inv.profile, fr=fr)
     else:  # JSON, captured from a plain PDF or completed: check the CII we will send
         findings = check_xml(cii.write(inv, profile=inv.profile), Kind.CII, inv.profile, fr=fr)
-    findings += check_customer(inv, _customer(ctx, rec))
+    findings += check_seller(inv, supplier) + check_customer(inv, _customer(ctx, rec))
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
     detail: dict[str, Any] = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
@@ -151,7 +151,8 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
           purpose: str) -> str:
     now = clock.now()
     expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
-    token = links.sign(ctx.link_key, links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires))
+    claims = links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires, int(now.timestamp()))
+    token = links.sign(ctx.link_key, claims)
     link = f"{ctx.public_api_url}/d/{token}"
     attachments = []
     if recipient.attach_document:
@@ -163,7 +164,7 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
     supplier = ctx.directory.supplier(rec.supplier_id)
     msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
                         to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
-                        link_expires=links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires).expires_at.date().isoformat(),
+                        link_expires=claims.expires_at.date().isoformat(),
                         attachments=attachments, reminder=reminder, due=_due(inv, customer).isoformat())
     kwargs = {"FromEmailAddress": supplier.mail_from or ctx.settings.mail_from,
               "Destination": {"ToAddresses": [str(recipient.email)]},

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from .. import clock
 from ..context import Context
 from ..delivery import links
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..model.lifecycle import REASON_REQUIRED, REPORTABLE, EventKind, report_refusal
 from ..tracking.deliveries import DeliveryStore
 from ..tracking.store import Event, Payment, apply_event
@@ -126,15 +126,38 @@ def record_reported_event(ctx: Context, supplier_id: str, invoice_id: str, body:
     return updated.public()
 
 
+def revoke_links(ctx: Context, supplier_id: str, invoice_id: str, recipient_id: str) -> dict:
+    """Every link issued so far to this recipient for this invoice stops working (a new e-mail
+    or reminder carries a new one)."""
+    rec = ctx.store.get(invoice_id)
+    if rec.supplier_id != supplier_id:
+        raise NotFound(f"invoice {invoice_id} not found")
+    if recipient_id not in {e.recipient_id for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.SENT}:
+        raise InvalidInput(f"no link was sent to '{recipient_id[:64]}' for this invoice", code="unknown_recipient")
+    now = clock.now()
+    updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.LINK_REVOKED, at=now,
+                                                       actor=f"supplier:{supplier_id}", recipient_id=recipient_id),
+                          mutate=lambda r: r.revoked_links.update({recipient_id: now}))
+    return updated.public()
+
+
 def open_link(ctx: Context, token: str) -> str:
     """Verify a download link, record the download, return a short-lived presigned URL."""
-    claims = links.verify(ctx.link_key, token, clock.now())
+    claims = links.verify(ctx.link_keys, token, clock.now())
     rec = ctx.store.get(claims.invoice_id)
+    revoked = rec.revoked_links.get(claims.recipient_id)
+    if revoked is not None and claims.issued_at <= revoked:
+        raise Forbidden("this link was revoked by the sender", code="link_revoked")
     key = rec.documents.get(claims.document)
     if not key:
         raise NotFound("document not available")
-    apply_event(ctx.store, claims.invoice_id, Event(invoice_id=claims.invoice_id, kind=EventKind.DOWNLOADED,
-                                                    at=clock.now(), actor=f"recipient:{claims.recipient_id}",
-                                                    recipient_id=claims.recipient_id, detail={"document": claims.document}))
+    # The first opening per recipient and document is the milestone; later ones (mail scanners,
+    # a second look) are not recorded again. A GET is not the buyer's word: no lifecycle status.
+    event_id = f"link:{claims.recipient_id}:{claims.document}"
+    if not ctx.store.has_event(claims.invoice_id, event_id):
+        apply_event(ctx.store, claims.invoice_id, Event(invoice_id=claims.invoice_id, kind=EventKind.DOWNLOADED,
+                                                        at=clock.now(), actor=f"recipient:{claims.recipient_id}",
+                                                        recipient_id=claims.recipient_id, id=event_id,
+                                                        detail={"document": claims.document}))
     filename = f"{rec.number or claims.invoice_id}.pdf" if claims.document == "facturx" else key.rsplit("/", 1)[-1]
     return ctx.documents.presign(key, ctx.settings.presigned_ttl_seconds, filename)

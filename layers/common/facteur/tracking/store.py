@@ -94,6 +94,7 @@ class InvoiceRecord(BaseModel):
     next_due_at: datetime | None = None
     recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
     payments: list[Payment] = Field(default_factory=list)
+    revoked_links: dict[str, datetime] = Field(default_factory=dict)  # recipient -> links issued before are void
 
     @property
     def amount_paid(self) -> Decimal:
