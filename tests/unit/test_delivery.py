@@ -39,3 +39,19 @@ def test_english_reminder():
     assert msg["Content-Language"] == "en"
     body = msg.get_body(preferencelist=("plain",)).get_content()
     assert "dated 1 Dec 2026 (756.00 EUR)" in body and "has not been opened yet" in body
+
+
+def test_cr_lf_in_names_and_numbers_never_reach_a_header():
+    inv = _inv()
+    inv.number = "FA-1\r\nBcc: victim@evil.example"
+    inv.seller.name = "Evil\nX-Injected: yes"
+    raw = build_message(inv=inv, sender="factures@x.example", sender_name="Seller\r\nBcc: a@evil.example",
+                        to="a@b.example", to_name="Compta\r\nCc: b@evil.example", lang="fr", link="https://x/d/t",
+                        link_expires="2026-12-31", attachments=[]).as_bytes()
+    msg = _roundtrip_bytes(raw)
+    assert msg["Bcc"] is None and msg["Cc"] is None and msg["X-Injected"] is None
+    assert msg["Subject"] == "Facture FA-1 Bcc: victim@evil.example de Evil X-Injected: yes"
+
+
+def _roundtrip_bytes(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)

@@ -2,11 +2,14 @@
 signed download link in the body. Built as raw MIME (SES v2 SendEmail Raw content)."""
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from ..model.invoice import Invoice
 from ..render_text import date_text, money_text
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 TEXTS = {
     "fr": {
@@ -39,6 +42,10 @@ TEXTS = {
 }
 
 
+def header_text(text: str | None, limit: int = 100) -> str:
+    return " ".join(_CONTROL.sub(" ", text or "").split())[:limit]
+
+
 def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_name: str, lang: str, link: str,
                   link_expires: str, attachments: list[tuple[str, str, bytes]], reminder: bool = False,
                   due: str | None = None) -> EmailMessage:
@@ -49,9 +56,11 @@ def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_na
               "formats": ", ".join(name for name, _, _ in attachments) or "-"}
     subject_key = "subject_reminder" if reminder else ("subject_credit" if inv.is_credit_note else "subject")
     msg = EmailMessage()
-    msg["Subject"] = t[subject_key].format(**fields)
-    msg["From"] = formataddr((sender_name, sender))
-    msg["To"] = formataddr((to_name, to))
+    # Header values come from invoices and the directory: no control character may reach a
+    # header (CR/LF would inject headers), and they stay a readable length.
+    msg["Subject"] = header_text(t[subject_key].format(**fields), 200)
+    msg["From"] = formataddr((header_text(sender_name), sender))
+    msg["To"] = formataddr((header_text(to_name), to))
     msg["Message-ID"] = make_msgid(domain=sender.split("@")[-1])
     body = "\n\n".join([
         t["greeting"].format(**fields),

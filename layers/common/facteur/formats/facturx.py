@@ -14,8 +14,11 @@ logging.getLogger("factur-x").setLevel(logging.CRITICAL)
 
 
 def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = None, lang: str = "fr",
-             xml: bytes | None = None) -> bytes:
-    """A Factur-X PDF for `inv`. `pdf` is the supplier's readable copy when there is one."""
+             xml: bytes | None = None, notes: list[str] | None = None,
+             supplements: dict[str, bytes] | None = None) -> bytes:
+    """A Factur-X PDF for `inv`. `pdf` is the supplier's readable copy when there is one: what
+    PDF/A-3 forbids in it (JavaScript, Launch...) is removed and listed in `notes`.
+    `supplements` are files embedded as well (e.g. the supplier's own PDF when it is re-rendered)."""
     from facturx import generate_from_binary
 
     profile = profile or inv.profile
@@ -23,8 +26,12 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
     base = pdf if pdf is not None else render_pdf(inv, lang=lang)
     attachments = {}
     if pdf is not None:
-        base, kept = _strip_invoice_attachments(base)
+        base, kept, removed = _sanitised(base)
         attachments.update(kept)  # the supplier's other embedded files travel on
+        if notes is not None:
+            notes.extend(removed)
+    for name, content in (supplements or {}).items():
+        attachments[name] = {"filedata": content, "description": name}
     base = add_output_intent(base)
     for att in inv.attachments:  # BG-24 documents travel inside the PDF too
         if att.content is not None:
@@ -45,18 +52,27 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
 INVOICE_XML_NAMES = {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}
 
 
-def _strip_invoice_attachments(pdf: bytes) -> tuple[bytes, dict]:
-    """Remove the embedded files so the new factur-x.xml is the only invoice XML; the others
-    (supporting documents the supplier embedded) are returned to be embedded again."""
+def sanitised(pdf: bytes) -> bytes:
+    """The supplier's PDF without embedded files nor forbidden active content."""
+    return _sanitised(pdf)[0]
+
+
+def _sanitised(pdf: bytes) -> tuple[bytes, dict, list[str]]:
+    """The supplier's PDF without its embedded files (the new factur-x.xml is the only invoice
+    XML; the others, supporting documents, are returned to be embedded again) and without the
+    active content PDF/A-3 forbids (returned as a list of what was removed)."""
     from pypdf import PdfReader, PdfWriter
 
+    from .pdfsafe import embedded_files, strip_active_content
+
     reader = PdfReader(io.BytesIO(pdf))
-    files = reader.attachments
-    kept = {name: {"filedata": data[0], "description": name} for name, data in files.items()
+    files = embedded_files(reader)
+    kept = {name: {"filedata": data, "description": name} for name, data in files.items()
             if name.lower() not in INVOICE_XML_NAMES and data}
-    if not files:
-        return pdf, {}
     writer = PdfWriter(clone_from=reader)
+    removed = strip_active_content(writer)
+    if not files and not removed:
+        return pdf, {}, []
     root = writer._root_object
     names = root.get("/Names")
     if names is not None and "/EmbeddedFiles" in names.get_object():
@@ -65,4 +81,4 @@ def _strip_invoice_attachments(pdf: bytes) -> tuple[bytes, dict]:
         del root["/AF"]
     out = io.BytesIO()
     writer.write(out)
-    return out.getvalue(), kept
+    return out.getvalue(), kept, removed

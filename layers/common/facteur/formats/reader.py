@@ -160,21 +160,25 @@ def _read_json(data: bytes) -> ReadResult:
 
 def _read_pdf(data: bytes, *, max_bytes: int, pdf_capture=None) -> ReadResult:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    from .pdfsafe import embedded_files
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise RejectedInput("the PDF is encrypted; Facteur cannot read its embedded invoice", code="pdf_encrypted")
-        attachments = reader.attachments  # {name: [bytes, ...]}
+        attachments = embedded_files(reader)  # {name: bytes}, within the file-count and size budget
     except RejectedInput:
         raise
+    except LimitReachedError as exc:
+        raise RejectedInput("an embedded file of the PDF decompresses past the size limit", code="pdf_too_large_inflated") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError) as exc:
         raise RejectedInput(f"the PDF is corrupt or unreadable: {_first_line(exc)}", code="pdf_corrupt") from exc
     names = {n.lower(): n for n in attachments}
     for wanted in ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"):
         if wanted in names:
-            xml = attachments[names[wanted]][0]
+            xml = attachments[names[wanted]]
             if len(xml) > max_bytes:
                 raise RejectedInput("the embedded XML is over the size limit", code="too_large")
             return _read_xml(xml, container=Kind.PDF, pdf=data)

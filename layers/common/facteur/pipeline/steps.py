@@ -103,13 +103,14 @@ def convert(ctx: Context, invoice_id: str) -> dict:
     base = f"documents/{rec.supplier_id}/{invoice_id}/{_safe(inv.number)}"
     produced: dict[str, str] = {}
     problems: list[Finding] = []
+    notes: dict[str, Any] = {}
     profile = inv.profile  # the supplier's Factur-X profile is kept (MINIMUM to EXTENDED)
     for fmt in dict.fromkeys([OutputFormat.FACTURX, *formats]):
         if fmt is OutputFormat.FACTURX:
             xml = cii.write(inv, profile=profile)
             problems += [f for f in check_xml(xml, Kind.CII, profile) if f.blocking]
-            pdf = facturx.generate(inv, profile=profile, pdf=supplier_pdf, xml=xml,
-                                   lang=customer.language if customer else "fr")
+            pdf, pdf_notes = _facturx(inv, profile, xml, supplier_pdf, customer.language if customer else "fr")
+            notes.update(pdf_notes)
             problems += check_facturx_pdf(pdf, expected_profile=profile)
             produced["facturx"] = ctx.documents.put(f"{base}.pdf", pdf, "application/pdf")
         elif fmt is OutputFormat.UBL:
@@ -130,9 +131,28 @@ def convert(ctx: Context, invoice_id: str) -> dict:
         rules = sorted({p.rule for p in problems})
         raise PermanentError(f"produced documents fail official rules: {', '.join(rules)}")
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CONVERTED, at=clock.now(),
-                                             detail={"formats": sorted(produced)}),
+                                             detail={"formats": sorted(produced), **notes}),
                 mutate=lambda r: setattr(r, "documents", produced))
     return {"formats": sorted(produced)}
+
+
+def _facturx(inv: Invoice, profile: str, xml: bytes, supplier_pdf: bytes | None, lang: str) -> tuple[bytes, dict]:
+    """The Factur-X to send. From the supplier's PDF when it can be a PDF/A-3 (what PDF/A
+    forbids is stripped and listed); when it cannot (fonts not embedded, very common with
+    billing tools), rendered from the data with the supplier's PDF embedded beside it, so the
+    invoice still leaves, conformant, and nothing the supplier sent is lost."""
+    if supplier_pdf is None:
+        return facturx.generate(inv, profile=profile, xml=xml, lang=lang), {}
+    removed: list[str] = []
+    pdf = facturx.generate(inv, profile=profile, pdf=supplier_pdf, xml=xml, lang=lang, notes=removed)
+    notes: dict[str, Any] = {"removed_from_pdf": removed} if removed else {}
+    unfit = [f.rule for f in check_facturx_pdf(pdf, expected_profile=profile)]
+    if not unfit:
+        return pdf, notes
+    rendered = facturx.generate(inv, profile=profile, xml=xml, lang=lang,
+                                supplements={f"{_safe(inv.number)}-original.pdf": facturx.sanitised(supplier_pdf)})
+    notes["rerendered"] = {"why": sorted(set(unfit)), "supplier_pdf": "embedded as a supplement"}
+    return rendered, notes
 
 
 def _safe(text: str) -> str:
