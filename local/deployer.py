@@ -62,7 +62,8 @@ class Deployer:
         self.schedules: dict[str, dict[str, Any]] = {}  # rule name -> {expression, targets}
         self.c = {s: boto3.client(s, region_name=region) for s in
                   ("s3", "dynamodb", "lambda", "iam", "stepfunctions", "events", "secretsmanager", "ssm", "sqs",
-                   "sesv2", "ses", "logs")}
+                   "sesv2", "ses", "logs", "sns", "cloudwatch")}
+        self.alarms: list[str] = []
 
     # -- intrinsic functions --
     def resolve(self, v: Any) -> Any:
@@ -199,10 +200,20 @@ class Deployer:
     # -- resource types --
     def _create_AWS_S3_Bucket(self, logical, p, res):
         name = p["BucketName"]
-        kwargs = {"Bucket": name}
+        kwargs: dict = {"Bucket": name}
         if self.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        if p.get("ObjectLockEnabled"):
+            kwargs["ObjectLockEnabledForBucket"] = True
         self.c["s3"].create_bucket(**kwargs)
+        if "ObjectLockConfiguration" in p:
+            self.c["s3"].put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=p["ObjectLockConfiguration"])
+        if "LifecycleConfiguration" in p:
+            rules = [{("ID" if k == "Id" else k): v for k, v in r.items()} | {"Filter": r.get("Filter", {"Prefix": r.get("Prefix", "")})}
+                     for r in p["LifecycleConfiguration"]["Rules"]]  # CloudFormation's Id is the API's ID
+            for r in rules:
+                r.pop("Prefix", None)
+            self.c["s3"].put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
         if "BucketEncryption" in p:
             rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
                      for r in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
@@ -302,8 +313,8 @@ class Deployer:
         if "ScheduleExpression" in p:
             self.schedules[name] = {"expression": p["ScheduleExpression"], "arn": arn, "targets": p.get("Targets", []),
                                     "enabled": kwargs["State"] == "ENABLED"}
-        self.c["events"].put_targets(Rule=name, Targets=[{"Id": t["Id"], "Arn": t["Arn"], **({"Input": t["Input"]} if "Input" in t else {})}
-                                                         for t in p.get("Targets", [])])
+        keep = ("Id", "Arn", "Input", "DeadLetterConfig", "RetryPolicy")
+        self.c["events"].put_targets(Rule=name, Targets=[{k: t[k] for k in keep if k in t} for t in p.get("Targets", [])])
         self.physical[logical] = name
         self.attrs[logical] = {"Arn": arn}
 
@@ -344,6 +355,32 @@ class Deployer:
         url = self.c["sqs"].create_queue(QueueName=p["QueueName"])["QueueUrl"]
         self.physical[logical] = url
         self.attrs[logical] = {"Arn": self._arn("sqs", p["QueueName"]), "QueueName": p["QueueName"]}
+
+    def _create_AWS_SQS_QueuePolicy(self, logical, p, res):
+        for url in p["Queues"]:
+            self.c["sqs"].set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+        self.physical[logical] = logical
+
+    def _create_AWS_SNS_Topic(self, logical, p, res):
+        attrs = {"KmsMasterKeyId": p["KmsMasterKeyId"]} if "KmsMasterKeyId" in p else {}
+        arn = self.c["sns"].create_topic(Name=p.get("TopicName") or f"{self.stack}-{logical}", Attributes=attrs)["TopicArn"]
+        self.physical[logical] = arn
+        self.attrs[logical] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}
+
+    def _create_AWS_CloudWatch_Alarm(self, logical, p, res):
+        keys = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+                "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions")
+        kwargs = {k: p[k] for k in keys if k in p}
+        for k in ("Period", "EvaluationPeriods"):
+            kwargs[k] = int(kwargs[k])
+        kwargs["Threshold"] = float(kwargs["Threshold"])
+        self.c["cloudwatch"].put_metric_alarm(**kwargs)
+        self.physical[logical] = p["AlarmName"]
+        self.alarms.append(p["AlarmName"])
+
+    def _create_AWS_ApiGateway_Account(self, logical, p, res):
+        # An account-wide API Gateway setting (the role it logs with): nothing to run locally.
+        self.physical[logical] = logical
 
     def _create_AWS_SES_ConfigurationSet(self, logical, p, res):
         self.c["sesv2"].create_configuration_set(ConfigurationSetName=p["Name"])

@@ -177,6 +177,10 @@ def install(faults: Faults) -> None:
 
     def _send(self, request):
         op = getattr(_CALL, "operation", None)
+        if op is not None and op.name == "CopyObject" and "x-amz-sdk-checksum-algorithm" not in request.headers:
+            # moto asks CopyObject into an Object Lock bucket for the checksum header that S3
+            # requires on PutObject only; S3 computes the copy's checksums itself.
+            request.headers["x-amz-sdk-checksum-algorithm"] = "CRC32"
         if op is None or not in_handler():
             return original_send(self, request)
         # botocore's service name or the endpoint prefix: "stepfunctions" or "states", "sesv2"...

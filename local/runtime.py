@@ -108,7 +108,10 @@ class LocalRuntime:
             os.environ.pop(k, None)
         os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                           "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_EC2_METADATA_DISABLED": "true"})
+                           "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_EC2_METADATA_DISABLED": "true",
+                           # EMF metrics are printed to stdout by Powertools: locally they would
+                           # interleave with the demo's output (CloudWatch reads them on AWS)
+                           "POWERTOOLS_METRICS_DISABLED": "true"})
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self.server.start()

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from facteur.context import get_context
-from facteur.observability import logger
+from facteur.observability import logger, metrics
 from facteur.pipeline import steps
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def check_handler(event, context):
     return steps.check(get_context(), event["invoice_id"])
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def convert_handler(event, context):
     return steps.convert(get_context(), event["invoice_id"])

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from facteur.context import get_context
 from facteur.enrichment.identifiers import check_customers
-from facteur.observability import logger
+from facteur.observability import logger, metrics
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event, context):
     report = check_customers(get_context())

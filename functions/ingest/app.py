@@ -4,16 +4,18 @@ from __future__ import annotations
 import urllib.parse
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 
 from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
-from facteur.observability import logger
+from facteur.observability import logger, metrics
 from facteur.pipeline import corrections
 from facteur.pipeline.intake import ingest, new_upload, refuse_unread
 
 app = make_resolver()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def s3_handler(event, context):
     """One invoice (or rejection) per object: in/{supplier_id}/{file}."""
@@ -72,6 +74,7 @@ def put_document(invoice_id: str):
                                headers.get("x-filename") or "corrected")
 
 
-@logger.inject_lambda_context
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def api_handler(event, context):
     return app.resolve(event, context)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
 
 from facteur import clock
 from facteur.api.http import caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.lifecycle import EventKind, Status
-from facteur.observability import logger
+from facteur.observability import count, logger, metrics
 from facteur.pipeline import corrections, steps
 from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event, revoke_links
 from facteur.tracking.store import Event, apply_event
@@ -100,26 +101,31 @@ def download(token: str):
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
 
 
-@logger.inject_lambda_context
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def api_handler(event, context):
     return app.resolve(event, context)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
     return record_ses_event(get_context(), event.get("detail") or {})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def progress_handler(event, context):
     return steps.progress(get_context(), event["invoice_id"], int(event.get("reminders", 0)))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def failure_handler(event, context):
     """The state machine's Catch: record the failure on the timeline (never silent)."""
     error = event.get("error") or {}
+    count("InvoicesFailed")
     apply_event(get_context().store, event["invoice_id"], Event(
         invoice_id=event["invoice_id"], kind=EventKind.FAILED, at=clock.now(),
         detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}),

@@ -33,6 +33,25 @@ def test_template_deploys_on_moto(aws_env):
         assert {r.get("ScheduleExpression") for r in rules} >= {"cron(0 6 * * ? *)", "rate(7 days)"}
         logs = boto3.client("logs", region_name="eu-west-3").describe_log_groups(logGroupNamePrefix="/aws/lambda/facteur-")
         assert len(logs["logGroups"]) == len(d.functions) and {g["retentionInDays"] for g in logs["logGroups"]} == {30}
+        # What must hold when something goes wrong: dead letters and alarms, originals locked
+        alarms = boto3.client("cloudwatch", region_name="eu-west-3").describe_alarms()["MetricAlarms"]
+        assert {a["MetricName"] for a in alarms} >= {"ApproximateNumberOfMessagesVisible", "ExecutionsFailed",
+                                                     "StaleReceived", "Errors", "5XXError"}
+        assert all(a["AlarmActions"] for a in alarms)
+        lock = s3.get_object_lock_configuration(Bucket=d.outputs["DocumentsBucketName"])["ObjectLockConfiguration"]
+        assert lock["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE" and lock["Rule"]["DefaultRetention"]["Years"] == 10
+        events = boto3.client("events", region_name="eu-west-3")
+        for rule in rules:
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                assert target.get("DeadLetterConfig", {}).get("Arn", "").endswith("facteur-events-dlq-dev"), rule["Name"]
+
+
+def test_data_is_retained_when_the_stack_goes():
+    from facteur_local.deployer import load_template
+
+    tpl = load_template(ROOT / "template.yaml")["Resources"]
+    for res in ("InboundBucket", "DocumentsBucket", "InvoicesTable", "DirectoryTable"):
+        assert tpl[res]["DeletionPolicy"] == tpl[res]["UpdateReplacePolicy"] == "Retain", res
 
 
 # The only actions AWS accepts on Resource "*" only (log delivery of the state machine).
@@ -66,6 +85,6 @@ def test_an_unsupported_resource_stops_the_local_deployment(aws_env, tmp_path):
     from facteur_local.deployer import UnsupportedResource
 
     tpl = tmp_path / "template.yaml"
-    tpl.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
-    with mock_aws(), pytest.raises(UnsupportedResource, match="Topic: resource type AWS::SNS::Topic"):
+    tpl.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Box:\n    Type: AWS::EC2::Instance\n")
+    with mock_aws(), pytest.raises(UnsupportedResource, match="Box: resource type AWS::EC2::Instance"):
         Deployer(tmp_path, "eu-west-3").deploy(tpl)

@@ -1,7 +1,20 @@
-"""Logger and tracer shared by the handlers. No personal data or secrets in logs: log ids,
-counts and codes, never e-mail addresses, tokens or document contents."""
+"""Logger and metrics shared by the handlers. No personal data or secrets in logs: log ids,
+counts and codes, never e-mail addresses, tokens or document contents.
+
+Metrics (CloudWatch embedded metric format, namespace `Facteur`, dimension service=facteur):
+InvoicesReceived, InvoicesRejected, InvoicesHeld, InvoicesDuplicate, InvoicesDeposited,
+DeliveriesSent, DeliveriesRefused, DeliveriesRetried, InvoicesFailed, StaleReceived, Overdue.
+Alarms in template.yaml read them (StaleReceived)."""
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger(service="facteur")
+metrics = Metrics(namespace="Facteur", service="facteur")
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add to a counter flushed at the end of the invocation (handlers use @metrics.log_metrics)."""
+    if value:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -15,7 +15,7 @@ from ..context import Context
 from ..errors import PermanentError, RetryableError
 from ..model.directory import Channel, Customer, Recipient
 from ..model.lifecycle import EventKind
-from ..observability import logger
+from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
 from ..tracking.store import Event, apply_event
 
@@ -84,6 +84,7 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
             store.refuse(d, err.message, retryable=retryable)
             logger.warning("delivery refused", extra={"invoice_id": invoice_id, "recipient_id": rid, "channel": channel,
                                                       "code": err.code, "retryable": retryable})
+            count("DeliveriesRetried" if retryable else "DeliveriesRefused")
             if retryable:
                 out.pending.append(rid)
             else:
@@ -95,6 +96,7 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
                             "purpose": purpose}))
             continue
         store.complete(d, message_id)
+        count("DeliveriesSent")
         _record(ctx, invoice_id, purpose, p, event_kind, message_id, detail or {})
         out.sent.append(rid)
     return out

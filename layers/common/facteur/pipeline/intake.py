@@ -17,7 +17,7 @@ from ..context import Context
 from ..errors import Conflict, NotFound, RejectedInput, RetryableError
 from ..formats.reader import read_document
 from ..model.lifecycle import EventKind, Status
-from ..observability import logger
+from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -194,10 +194,12 @@ def _process(ctx: Context, invoice_id: str, supplier_id: str, data: bytes, name:
 
         apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.DUPLICATE, at=clock.now(),
                                                  detail={"duplicate_of": first, "number": inv.number}), mutate=dup)
+        count("InvoicesDuplicate")
         return IntakeResult(invoice_id, Status.DUPLICATE.value, reason, duplicate_of=first)
 
     save_description(ctx, invoice_id, describe)
     start_workflow(ctx, invoice_id, supplier_id)
+    count("InvoicesReceived")
     return IntakeResult(invoice_id, Status.RECEIVED.value)
 
 
@@ -206,6 +208,7 @@ def _refuse(ctx: Context, invoice_id: str, exc: RejectedInput) -> IntakeResult:
     # A plain PDF is an invoice we cannot read yet (no or incomplete template): held for the
     # supplier to act on, never rejected. Everything else that is not an invoice is rejected.
     held = exc.code in HOLDABLE
+    count("InvoicesHeld" if held else "InvoicesRejected")
     logger.info("input held" if held else "input rejected", extra={"invoice_id": invoice_id, "reason_code": exc.code})
 
     def reject(r: InvoiceRecord) -> None:

@@ -23,7 +23,7 @@ from ..formats.reader import read_document
 from ..model.directory import Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
-from ..observability import logger
+from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for, save_description
@@ -73,6 +73,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
         detail["released"] = True  # the supplier released it with a reason (on the timeline): it leaves
         blocking = []
     kind = EventKind.HELD if blocking else EventKind.DEPOSITED
+    count("InvoicesHeld" if blocking else "InvoicesDeposited")
     def verdict(r: InvoiceRecord) -> None:
         r.findings, r.next_due_at = as_dicts, None  # out of `received`: no longer watched as stale
 

@@ -11,7 +11,7 @@ from .. import clock
 from ..adapters.aws_errors import classify
 from ..context import Context
 from ..model.lifecycle import EventKind, Status
-from ..observability import logger
+from ..observability import count, logger
 from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
@@ -35,6 +35,8 @@ def sweep(ctx: Context) -> dict:
             apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
                                                          detail={"due_date": rec.due_date, "by": "sweep"}))
             overdue += 1
+    count("StaleReceived", redriven)
+    count("Overdue", overdue)
     if redriven:
         logger.warning("stale received invoices re-driven", extra={"count": redriven})
     return {"checked": checked, "overdue": overdue, "redriven": redriven}
