@@ -246,6 +246,9 @@ class Deployer:
         if "SSESpecification" in p:
             kwargs["SSESpecification"] = {"Enabled": p["SSESpecification"]["SSEEnabled"]}
         out = self.c["dynamodb"].create_table(**kwargs)["TableDescription"]
+        ttl = p.get("TimeToLiveSpecification")
+        if ttl:  # moto records it; it never deletes expired items (Powertools checks expiry itself)
+            self.c["dynamodb"].update_time_to_live(TableName=p["TableName"], TimeToLiveSpecification=ttl)
         self.physical[logical] = p["TableName"]
         self.attrs[logical] = {"Arn": out["TableArn"]}
 

@@ -1,6 +1,7 @@
 """Ingest: files dropped in the inbound bucket (S3 notifications) and POST /invoices."""
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -8,8 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
+from facteur.errors import InvalidInput
 from facteur.observability import logger, metrics
 from facteur.pipeline import corrections
+from facteur.pipeline.idempotency import once
 from facteur.pipeline.intake import ingest, new_upload, refuse_unread
 
 app = make_resolver()
@@ -32,15 +35,20 @@ def s3_handler(event, context):
         version = obj.get("versionId")
         # S3 delivers at least once: the object version (or its sequencer) names the input
         origin = f"s3:{bucket}:{key}:{version or obj.get('sequencer') or obj.get('eTag', '')}"
-        size = int(obj.get("size") or 0)
-        if size > ctx.settings.max_input_bytes:  # never download what is over the limit
-            res = refuse_unread(ctx, supplier_id=supplier_id, filename=key, source="s3", origin=origin, size=size,
-                                keep=lambda dest, b=bucket, k=key, v=version: ctx.documents.copy(b, k, dest, version=v))
-        else:
-            data = ctx.documents.get(key, bucket=bucket, version=version)
-            res = ingest(ctx, supplier_id=supplier_id, data=data, filename=key, source="s3", origin=origin)
-        results.append(res.public())
+        results.append(_ingest_object(ctx, context, bucket, key, version, supplier_id, origin, int(obj.get("size") or 0)))
     return {"results": results}
+
+
+def _ingest_object(ctx, context, bucket: str, key: str, version: str | None, supplier_id: str, origin: str,
+                   size: int) -> dict:
+    if size > ctx.settings.max_input_bytes:  # never download what is over the limit
+        return refuse_unread(ctx, supplier_id=supplier_id, filename=key, source="s3", origin=origin, size=size,
+                             keep=lambda dest: ctx.documents.copy(bucket, key, dest, version=version)).public()
+    data = ctx.documents.get(key, bucket=bucket, version=version)
+    answer, _ = once(ctx, scope="s3", key=origin, payload_sha256=hashlib.sha256(data).hexdigest(), lambda_context=context,
+                     work=lambda: ingest(ctx, supplier_id=supplier_id, data=data, filename=key, source="s3",
+                                         origin=origin).public())
+    return answer
 
 
 @app.post("/invoices")
@@ -50,10 +58,26 @@ def post_invoice():
     data = body_bytes(app)
     headers = {k.lower(): v for k, v in (ev.headers or {}).items()}
     filename = headers.get("x-filename") or (ev.query_string_parameters or {}).get("filename") or "api-upload"
-    res = ingest(get_context(), supplier_id=supplier_id, data=data, filename=filename, source="api",
-                 idempotency_key=headers.get("idempotency-key"))
-    status = 200 if res.replayed else (422 if res.status == "rejected" else 202)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=res.public())
+    ctx = get_context()
+    key = headers.get("idempotency-key")
+    if not key:
+        res = ingest(ctx, supplier_id=supplier_id, data=data, filename=filename, source="api")
+        return _answer(res.public(), res.replayed)
+    if len(key) > 255:
+        raise InvalidInput("an Idempotency-Key is at most 255 characters", code="invalid_idempotency_key")
+    answer, replayed = once(ctx, scope=f"api:{supplier_id}", key=key, payload_sha256=hashlib.sha256(data).hexdigest(),
+                            lambda_context=app.lambda_context,
+                            work=lambda: ingest(ctx, supplier_id=supplier_id, data=data, filename=filename, source="api",
+                                                idempotency_key=key).public())
+    return _answer(answer, replayed or bool(answer.get("replayed")))
+
+
+def _answer(body: dict, replayed: bool) -> Response:
+    status = 200 if replayed else (422 if body.get("status") == "rejected" else 202)
+    out = {k: v for k, v in body.items() if k != "replayed"}
+    if replayed:
+        out["replayed"] = True  # the first answer, given again
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=out)
 
 
 @app.post("/uploads")

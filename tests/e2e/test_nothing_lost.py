@@ -89,8 +89,12 @@ def test_an_amount_with_200_digits_is_rejected_and_the_number_stays_free(rt):
 
 def test_an_invoice_number_of_3000_characters_is_rejected(rt):
     res = api(rt, "POST", "/invoices", data=json.dumps(martin_json("N" * 3000)),
-              headers={"Content-Type": "application/json", "Idempotency-Key": "k" * 3000})
+              headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
     assert res.status_code == 422 and res.json()["reason"].startswith("the invoice number (BT-1) is 3000 characters")
+    # An Idempotency-Key is at most 255 characters (it names a request, it is not a payload)
+    res = api(rt, "POST", "/invoices", data=json.dumps(martin_json()),
+              headers={"Content-Type": "application/json", "Idempotency-Key": "k" * 3000})
+    assert res.status_code == 422 and res.json()["error"] == "invalid_idempotency_key"
 
 
 def test_step_functions_throttling_on_the_api_answers_503_and_the_same_key_resumes_the_invoice(rt):

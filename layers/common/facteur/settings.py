@@ -17,6 +17,7 @@ class Settings(BaseModel):
     directory_table: str = Field(..., description="DynamoDB table: suppliers, customers, API keys")
     inbound_bucket: str = Field(..., description="Where billing systems drop files (prefix per supplier)")
     documents_bucket: str = Field(..., description="Originals, canonical JSON and produced documents")
+    idempotency_table: str = Field("", description="DynamoDB table of Powertools Idempotency records")
     state_machine_arn: str = ""
     link_secret_arn: str = Field("", description="Secrets Manager secret holding the download-link HMAC key")
     public_api_url_param: str = Field("", description="SSM parameter holding the base URL put in download links")
@@ -36,6 +37,7 @@ class Settings(BaseModel):
             inbound_bucket=env["INBOUND_BUCKET"],
             documents_bucket=env["DOCUMENTS_BUCKET"],
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             link_secret_arn=env.get("LINK_SECRET_ARN", ""),
             public_api_url_param=env.get("PUBLIC_API_URL_PARAM", ""),
             mail_from=env.get("MAIL_FROM", "factures@facteur.example"),

@@ -81,10 +81,6 @@ def ingest(ctx: Context, *, supplier_id: str, data: bytes, filename: str, source
     digest = hashlib.sha256(data).hexdigest()
     seed = origin or (f"api:{supplier_id}:{idempotency_key}" if idempotency_key else None)
     invoice_id = ids.invoice_id_for(seed) if seed else ids.invoice_id()
-    if idempotency_key:
-        prior = ctx.store.claim(f"IDEM#{supplier_id}#{_key_digest(idempotency_key)}", {"invoice_id": invoice_id, "sha256": digest})
-        if prior is not None and prior.get("sha256") != digest:
-            raise Conflict("this Idempotency-Key was already used with a different body", code="idempotency_mismatch")
 
     name = safe_name(filename)
     original_key = ctx.documents.put(f"originals/{supplier_id}/{invoice_id}/{name}", data, sha256=digest, source=source)
