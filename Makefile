@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements/dev.txt requirements/layer.txt pyproject.toml
+$(STAMP): requirements/dev.txt requirements/layer.txt layers/common/requirements.txt pyproject.toml
 	@echo "==> setting up $(VENV) (virtualenv + pinned dependencies)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip

@@ -3,6 +3,7 @@ state machine's milestone checks and failure recording."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -38,7 +39,7 @@ def list_invoices():
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidInput(f"unknown status '{status[:40]}'", code="invalid_status")
     records, cursor = get_context().store.by_supplier(caller_supplier(app), status, int(limit), q.get("cursor"))
-    out = {"invoices": [r.public() for r in records]}
+    out: dict[str, Any] = {"invoices": [r.public() for r in records]}
     if cursor:
         out["cursor"] = cursor
     return out

@@ -5,8 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .ports import Directory, Documents, Invoices
 
 
 @dataclass
@@ -24,19 +28,19 @@ class Context:
         return self.clients[name]
 
     @cached_property
-    def store(self):
+    def store(self) -> Invoices:
         from .tracking.store import InvoiceStore
 
         return InvoiceStore(self.settings.invoices_table, self.client("dynamodb"))
 
     @cached_property
-    def directory(self):
+    def directory(self) -> Directory:
         from .routing.directory import DirectoryStore
 
         return DirectoryStore(self.settings.directory_table, self.client("dynamodb"))
 
     @cached_property
-    def documents(self):
+    def documents(self) -> Documents:
         from .adapters.s3 import DocumentStore
 
         return DocumentStore(self.settings.documents_bucket, self.client("s3"))

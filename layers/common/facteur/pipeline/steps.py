@@ -3,8 +3,7 @@ remind. Each takes the invoice id, reads what it needs, records what happened on
 and returns a small JSON-able result for the next state."""
 from __future__ import annotations
 
-import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import clock
@@ -27,6 +26,7 @@ from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for, save_description
+from .milestones import Facts, plan_next
 
 PEPPOL_SCHEMES = {"0002", "0009", "0088", "0106", "0208", "0225", "9925", "9930", "9957"}
 
@@ -227,40 +227,19 @@ def _set_next_due(ctx: Context, invoice_id: str, when: datetime | None) -> None:
 # --- milestones --------------------------------------------------------------------------
 
 def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
-    """Where the invoice stands; what the state machine does next:
-    paid → end; horizon passed → closed; not downloaded after the deadline → remind (up to the
-    customer's maximum); otherwise wait for the next check."""
+    """Where the invoice stands and what the state machine does next (see milestones.plan_next)."""
     rec, inv = _load(ctx, invoice_id)
     customer = _customer(ctx, rec)
-    m = _milestones(customer)
-    now = clock.now()
-    if rec.status is Status.PAID:
-        _set_next_due(ctx, invoice_id, None)
-        return {"outcome": "paid", "wait_seconds": 1, "reminders": reminders}
-    due = _due(inv, customer)
-    horizon = datetime.combine(due + timedelta(days=m.horizon_days_after_due), time(0), tzinfo=UTC)
-    if now >= horizon:
-        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CLOSED, at=now,
-                                                 detail={"reason": "tracking horizon passed without payment"}))
-        _set_next_due(ctx, invoice_id, None)
-        return {"outcome": "closed", "wait_seconds": 1, "reminders": reminders}
-    timeline = ctx.store.timeline(invoice_id)
-    downloaded = any(e.kind is EventKind.DOWNLOADED for e in timeline)
-    due_at = datetime.combine(due, time(0), tzinfo=UTC)
-    if now >= due_at + timedelta(days=1) and not any(e.kind is EventKind.OVERDUE for e in timeline):
-        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.OVERDUE, at=now,
-                                                 detail={"due_date": due.isoformat()}))
-    if not downloaded and reminders < m.max_download_reminders:
-        wait = m.remind_every_hours * 3600
-        _set_next_due(ctx, invoice_id, now + timedelta(seconds=wait))
-        return {"outcome": "remind", "wait_seconds": wait, "reminders": reminders}
-    # Downloaded (or reminders exhausted): check for payment periodically until the horizon.
-    nxt = min(now + timedelta(hours=m.payment_check_every_hours), horizon)
-    if now < due_at:
-        nxt = min(nxt, due_at + timedelta(days=1))
-    _set_next_due(ctx, invoice_id, nxt)
-    # Rounded up: waking a fraction of a second early would miss the milestone being waited for.
-    return {"outcome": "wait", "wait_seconds": max(1, math.ceil((nxt - now).total_seconds())), "reminders": reminders}
+    timeline = ctx.store.timeline(invoice_id) if rec.status is not Status.PAID else []
+    facts = Facts(status=rec.status, due=_due(inv, customer), reminders=reminders,
+                  downloaded=any(e.kind is EventKind.DOWNLOADED for e in timeline),
+                  overdue_recorded=any(e.kind is EventKind.OVERDUE for e in timeline))
+    plan = plan_next(facts, _milestones(customer), clock.now())
+    for kind, detail in plan.record:
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail,
+                                                 id=f"milestone:{kind.value}"))
+    _set_next_due(ctx, invoice_id, plan.next_due_at)
+    return plan.result(reminders)
 
 
 def remind(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:

@@ -13,6 +13,7 @@ from ..context import Context
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name
+from ..pipeline.milestones import PARIS
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
 OPEN = {Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED, Status.DISPUTED, Status.SUSPENDED,
@@ -28,11 +29,13 @@ def sweep(ctx: Context) -> dict:
             if rec.status is Status.RECEIVED:  # stuck on the way in: never left `received`
                 redriven += redrive(ctx, rec)
                 continue
-            if rec.status not in OPEN or not rec.due_date or date.fromisoformat(rec.due_date) >= now.date():
+            # Due dates are Europe/Paris calendar days: overdue once the due day has ended there
+            if rec.status not in OPEN or not rec.due_date or date.fromisoformat(rec.due_date) >= now.astimezone(PARIS).date():
                 continue
-            if any(e.kind is EventKind.OVERDUE for e in ctx.store.timeline(rec.invoice_id)):
+            if ctx.store.has_event(rec.invoice_id, "milestone:overdue"):
                 continue
             apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
+                                                         id="milestone:overdue",
                                                          detail={"due_date": rec.due_date, "by": "sweep"}))
             overdue += 1
     count("StaleReceived", redriven)

@@ -9,7 +9,8 @@ log under the same partition. Access patterns, all served by keys and indexes (n
 | invoices of a buyer             | GSI2: GSI2PK=BUY#{supplier}#{customer}, GSI2SK={created}#{id}|
 | next milestone due              | GSI3 (sparse): GSI3PK=DUE#{supplier}, GSI3SK={due at}#{id} |
 | duplicate detection             | PK=DEDUP#{supplier}#{number}, SK=DEDUP (conditional put)  |
-| API idempotency                 | PK=IDEM#{supplier}#{key}, SK=IDEM (conditional put)       |
+| an event recorded once by id    | PK=INV#{id}, SK=EVID#{event id} (conditional put)         |
+| delivery records                | PK=INV#{id}, SK=DLV#{purpose}#{recipient}#{channel}       |
 
 Every state change is one transaction: the event is put (it must not exist) and the projection
 is updated on the condition that its version is the one read (optimistic locking: no lost
@@ -19,101 +20,20 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
 
 from .. import clock
 from ..adapters.dynamodb import Table, translate_error
 from ..errors import Conflict, InvalidInput, NotFound, RetryableError
-from ..model.lifecycle import FRENCH_CODE, EventKind, Status, next_status
+from ..model.lifecycle import EventKind, next_status
+from ..model.records import Event, InvoiceRecord, Payment
 
+if TYPE_CHECKING:
+    from ..ports import Invoices
 
-class Event(BaseModel):
-    invoice_id: str
-    kind: EventKind
-    at: datetime
-    actor: str = "facteur"  # facteur | supplier:{id} | recipient:{id} | ses | buyer
-    recipient_id: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
-    # Deterministic id `{source}:{external id}` (an SES message event, a delivery, a payment
-    # reference...): an event with an id is recorded once, however often it is delivered.
-    id: str | None = None
-
-    @property
-    def french_code(self) -> int | None:
-        code = FRENCH_CODE.get(self.kind)
-        return int(code) if code else None
-
-    def public(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind.value, "at": clock.iso(self.at), "actor": self.actor}
-        if self.recipient_id:
-            out["recipient_id"] = self.recipient_id
-        if self.french_code:
-            out["lifecycle_code"] = self.french_code
-        if self.detail:
-            out["detail"] = self.detail
-        return out
-
-
-class Payment(BaseModel):
-    """A payment the supplier reported (212 when it settles the amount due, partial otherwise)."""
-
-    amount: Decimal
-    currency: str
-    at: datetime
-    reference: str | None = None
-
-
-class InvoiceRecord(BaseModel):
-    """The projection: what the supplier sees of one invoice."""
-
-    invoice_id: str
-    supplier_id: str
-    status: Status
-    version: int = 0
-    created_at: datetime
-    updated_at: datetime
-    source: str  # s3 | api
-    original_key: str
-    original_name: str = ""
-    input_kind: str | None = None
-    number: str | None = None
-    customer_id: str | None = None
-    issue_date: str | None = None
-    due_date: str | None = None
-    currency: str | None = None
-    amount_due: Decimal | None = None
-    canonical_key: str | None = None
-    documents: dict[str, str] = Field(default_factory=dict)
-    findings: list[dict[str, Any]] = Field(default_factory=list)
-    reason: str | None = None
-    reason_code: str | None = None
-    duplicate_of: str | None = None
-    next_due_at: datetime | None = None
-    recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
-    payments: list[Payment] = Field(default_factory=list)
-    revoked_links: dict[str, datetime] = Field(default_factory=dict)  # recipient -> links issued before are void
-
-    @property
-    def amount_paid(self) -> Decimal:
-        return sum((p.amount for p in self.payments), Decimal("0"))
-
-    @property
-    def outstanding(self) -> Decimal | None:
-        return None if self.amount_due is None else self.amount_due - self.amount_paid
-
-    def public(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"version", "canonical_key"})
-        data["amount_paid"] = str(self.amount_paid)
-        if self.outstanding is not None:
-            data["outstanding"] = str(self.outstanding)
-        data["created_at"] = clock.iso(self.created_at)
-        data["updated_at"] = clock.iso(self.updated_at)
-        if self.next_due_at:
-            data["next_due_at"] = clock.iso(self.next_due_at)
-        return data
+__all__ = ["Event", "InvoiceRecord", "InvoiceStore", "Payment", "apply_event"]
 
 
 def _to_item(rec: InvoiceRecord) -> dict[str, Any]:
@@ -196,7 +116,8 @@ class InvoiceStore(Table):
                 item = self._de(raw)
                 out.append(Event(invoice_id=invoice_id, kind=EventKind(item["kind"]), at=clock.parse_iso(item["at"]),
                                  actor=item.get("actor", "facteur"), recipient_id=item.get("recipient_id"),
-                                 detail=item.get("detail") or {}, id=item.get("event_id")))
+                                 detail=item.get("detail") or {}, id=item.get("event_id"),
+                                 recorded_at=clock.parse_iso(item["recorded_at"]) if item.get("recorded_at") else None))
             if "LastEvaluatedKey" not in res:
                 return out
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
@@ -261,10 +182,11 @@ class InvoiceStore(Table):
     def _event_item(self, ev: Event) -> dict[str, Any]:
         return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{secrets.token_hex(3)}",
                 "kind": ev.kind.value, "at": clock.iso(ev.at), "actor": ev.actor, "recipient_id": ev.recipient_id,
-                "detail": ev.detail or None, "lifecycle_code": ev.french_code, "event_id": ev.id}
+                "detail": ev.detail or None, "lifecycle_code": ev.french_code, "event_id": ev.id,
+                "recorded_at": clock.iso(clock.now())}
 
 
-def apply_event(store: InvoiceStore, invoice_id: str, event: Event, mutate=None, attempts: int = 5) -> InvoiceRecord:
+def apply_event(store: Invoices, invoice_id: str, event: Event, mutate=None, attempts: int = 5) -> InvoiceRecord:
     """Append `event` and move the projection, re-reading on a lost race. `mutate(rec)` may
     change other fields of the projection in the same conditional write."""
     for _ in range(attempts):

@@ -1,0 +1,105 @@
+"""The tracking domain: an invoice's projection (what the supplier sees) and the events of its
+timeline. Pure models: the DynamoDB adapter (tracking/store.py) stores them."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .. import clock
+from .lifecycle import FRENCH_CODE, EventKind, Status
+
+
+class Event(BaseModel):
+    invoice_id: str
+    kind: EventKind
+    at: datetime  # when it happened (occurred_at): a payment date, an SES delivery time...
+    recorded_at: datetime | None = None  # when Facteur learnt it (set by the store)
+    actor: str = "facteur"  # facteur | supplier:{id} | recipient:{id} | ses | buyer
+    recipient_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    # Deterministic id `{source}:{external id}` (an SES message event, a delivery, a payment
+    # reference...): an event with an id is recorded once, however often it is delivered.
+    id: str | None = None
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.at
+
+    @property
+    def french_code(self) -> int | None:
+        code = FRENCH_CODE.get(self.kind)
+        return int(code) if code else None
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value, "at": clock.iso(self.at), "actor": self.actor}
+        if self.recorded_at and self.recorded_at != self.at:
+            out["recorded_at"] = clock.iso(self.recorded_at)
+        if self.recipient_id:
+            out["recipient_id"] = self.recipient_id
+        if self.french_code:
+            out["lifecycle_code"] = self.french_code
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+class Payment(BaseModel):
+    """A payment the supplier reported (212 when it settles the amount due, partial otherwise)."""
+
+    amount: Decimal
+    currency: str
+    at: datetime
+    reference: str | None = None
+
+
+class InvoiceRecord(BaseModel):
+    """The projection: what the supplier sees of one invoice."""
+
+    invoice_id: str
+    supplier_id: str
+    status: Status
+    version: int = 0
+    created_at: datetime
+    updated_at: datetime
+    source: str  # s3 | api
+    original_key: str
+    original_name: str = ""
+    input_kind: str | None = None
+    number: str | None = None
+    customer_id: str | None = None
+    issue_date: str | None = None
+    due_date: str | None = None
+    currency: str | None = None
+    amount_due: Decimal | None = None
+    canonical_key: str | None = None
+    documents: dict[str, str] = Field(default_factory=dict)
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    reason: str | None = None
+    reason_code: str | None = None
+    duplicate_of: str | None = None
+    next_due_at: datetime | None = None
+    recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
+    payments: list[Payment] = Field(default_factory=list)
+    revoked_links: dict[str, datetime] = Field(default_factory=dict)  # recipient -> links issued before are void
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal("0"))
+
+    @property
+    def outstanding(self) -> Decimal | None:
+        return None if self.amount_due is None else self.amount_due - self.amount_paid
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"version", "canonical_key"})
+        data["amount_paid"] = str(self.amount_paid)
+        if self.outstanding is not None:
+            data["outstanding"] = str(self.outstanding)
+        data["created_at"] = clock.iso(self.created_at)
+        data["updated_at"] = clock.iso(self.updated_at)
+        if self.next_due_at:
+            data["next_due_at"] = clock.iso(self.next_due_at)
+        return data

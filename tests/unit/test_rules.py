@@ -1,0 +1,44 @@
+"""Pure decisions: who receives what (plan_dispatch) and which reported event is allowed when
+(one table, model/lifecycle.py)."""
+from __future__ import annotations
+
+import pytest
+
+from facteur.model.directory import Customer
+from facteur.model.lifecycle import REPORTABLE, EventKind, Status, report_refusal
+from facteur.pipeline.dispatch import plan_dispatch
+
+
+def customer() -> Customer:
+    return Customer.model_validate({"id": "c", "name": "C", "recipients": [
+        {"id": "a", "name": "A", "email": "a@c.example"},
+        {"id": "b", "name": "B", "channel": "http", "endpoint": "https://c.example/hook"},
+        {"id": "n", "name": "N"},
+    ]})
+
+
+def test_plan_dispatch_lists_the_unreachable_with_the_reason():
+    plan = plan_dispatch(customer())
+    assert [p.recipient.id for p in plan.deliveries] == ["a"]
+    assert dict(plan.unreachable) == {"b": "channel 'http' is not available yet", "n": "no e-mail address"}
+    assert plan_dispatch(customer(), skip=frozenset({"a"})).deliveries == []
+
+
+@pytest.mark.parametrize("status", [Status.RECEIVED, Status.HELD, Status.REJECTED, Status.DUPLICATE, Status.FAILED,
+                                    Status.DEPOSITED])
+def test_no_payment_before_the_invoice_left(status):
+    assert report_refusal(status, EventKind.PAID) == f"'paid' cannot be reported on an invoice that is {status.value}"
+
+
+def test_paid_twice_and_not_reportable_kinds():
+    assert report_refusal(Status.PAID, EventKind.PAID) == "this invoice is already paid"
+    assert report_refusal(Status.SENT, EventKind.SENT) == "'sent' cannot be reported through the API"
+    assert report_refusal(Status.DELIVERED, EventKind.PAID) is None
+    assert report_refusal(Status.CLOSED, EventKind.PAID) is None  # a late payment after the horizon still counts
+
+
+def test_completed_only_after_a_suspension_or_dispute():
+    assert report_refusal(Status.SUSPENDED, EventKind.COMPLETED) is None
+    assert report_refusal(Status.DELIVERED, EventKind.COMPLETED) is not None
+    assert set(REPORTABLE) == {EventKind.APPROVED, EventKind.PARTIALLY_APPROVED, EventKind.DISPUTED, EventKind.SUSPENDED,
+                               EventKind.COMPLETED, EventKind.REFUSED, EventKind.PAYMENT_SENT, EventKind.PAID}
