@@ -61,9 +61,11 @@ class FunctionRegistry:
         self.inflight = 0
         self.invocations: list[tuple[str, bool]] = []
         self.crashes: list[str] = []  # injected runtime crashes (local/faults.py)
+        self.envs: dict[str, dict[str, str]] = {}  # function name -> its Environment.Variables
 
-    def register(self, name: str, code_dir: Path, handler: str) -> None:
+    def register(self, name: str, code_dir: Path, handler: str, env: dict[str, str] | None = None) -> None:
         self.functions[name] = (code_dir, handler)
+        self.envs[name] = {k: str(v) for k, v in (env or {}).items()}
 
     def resolve(self, name: str):
         code_dir, handler = self.functions[name]
@@ -101,6 +103,7 @@ def install_lambda(registry: FunctionRegistry, faults: Faults | None = None) -> 
     from moto.awslambda.models import LambdaFunction
 
     from facteur.observability import logger
+    from facteur.settings import FUNCTION_ENV
 
     global REGISTRY
     REGISTRY = registry
@@ -120,8 +123,12 @@ def install_lambda(registry: FunctionRegistry, faults: Faults | None = None) -> 
             if faults.take(f"function:{name}", "before"):
                 return _crash(name, "RequestId: local Error: Runtime exited before the handler ran (injected)")
             handler = registry.resolve(name)
-            with handler_scope():
-                result = handler(payload, _Context(self))
+            token = FUNCTION_ENV.set(registry.envs.get(name, {}))  # this function's variables, this thread only
+            try:
+                with handler_scope():
+                    result = handler(payload, _Context(self))
+            finally:
+                FUNCTION_ENV.reset(token)
             if faults.take(f"function:{name}", "after_side_effect"):
                 return _crash(name, "RequestId: local Error: Runtime exited after the handler's side effects (injected)")
             registry.invocations.append((name, True))

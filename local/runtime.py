@@ -161,15 +161,15 @@ class LocalRuntime:
         return self
 
     def _wire_functions(self) -> None:
-        envs = {json.dumps(f["env"], sort_keys=True) for f in self.deployer.functions.values()}
-        if len(envs) != 1:
-            # Handlers share one interpreter here; per-function variables would need swapping
-            # os.environ under concurrent invocations, which is not safe.
-            raise RuntimeError("every function must have the same environment (template Globals) to run locally")
+        # Each function runs with its own Environment.Variables (set per invocation in a context
+        # variable, see facteur.settings); what all of them share goes to os.environ too, for
+        # the libraries that read it at import (POWERTOOLS_SERVICE_NAME...).
+        envs = [{k: str(v) for k, v in f["env"].items()} for f in self.deployer.functions.values()]
+        common = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs[1:])} if envs else {}
         for logical, f in self.deployer.functions.items():
-            self.registry.register(f["name"], f["code_dir"], f["handler"])
+            self.registry.register(f["name"], f["code_dir"], f["handler"], f["env"])
             self.faults.aliases[logical] = f["name"]
-        os.environ.update({k: str(v) for k, v in json.loads(envs.pop()).items()})
+        os.environ.update(common)
 
     def _redirect_logs(self) -> None:
         if not self.log_file:

@@ -88,3 +88,21 @@ def test_an_unsupported_resource_stops_the_local_deployment(aws_env, tmp_path):
     tpl.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Box:\n    Type: AWS::EC2::Instance\n")
     with mock_aws(), pytest.raises(UnsupportedResource, match="Box: resource type AWS::EC2::Instance"):
         Deployer(tmp_path, "eu-west-3").deploy(tpl)
+
+
+def test_each_function_gets_only_the_settings_it_needs():
+    from facteur_local.deployer import load_template, translate
+
+    tpl = translate(load_template(ROOT / "template.yaml"), "eu-west-3")["Resources"]
+    envs = {name: set(res["Properties"]["Environment"]["Variables"]) for name, res in tpl.items()
+            if res["Type"] == "AWS::Lambda::Function"}
+    holders = {name for name, env in envs.items() if "LINK_SECRET_ARN" in env}
+    assert holders == {"DispatchFunction", "RemindFunction", "TrackerApiFunction"}
+    assert {name for name, env in envs.items() if "IDEMPOTENCY_TABLE" in env} == {"IngestS3Function", "IngestApiFunction"}
+    assert envs["AuthorizerFunction"] == {"STAGE", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL",
+                                          "POWERTOOLS_METRICS_NAMESPACE", "DIRECTORY_TABLE"}
+    sizes = {name: (res["Properties"].get("MemorySize"), res["Properties"].get("Timeout")) for name, res in tpl.items()
+             if res["Type"] == "AWS::Lambda::Function"}
+    # the largest allowed invoice (40,000 lines) takes ~77 s to check on a 2-core machine
+    assert sizes["CheckFunction"][1] >= 240 and sizes["ConvertFunction"][1] >= 240
+    assert sizes["IngestApiFunction"][1] <= 29  # API Gateway's integration timeout

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .settings import Settings, get_settings
+from .settings import Settings, env_key, get_settings
 
 if TYPE_CHECKING:
     from .ports import Directory, Documents, Invoices
@@ -31,19 +31,19 @@ class Context:
     def store(self) -> Invoices:
         from .tracking.store import InvoiceStore
 
-        return InvoiceStore(self.settings.invoices_table, self.client("dynamodb"))
+        return InvoiceStore(self.settings.require("invoices_table"), self.client("dynamodb"))
 
     @cached_property
     def directory(self) -> Directory:
         from .routing.directory import DirectoryStore
 
-        return DirectoryStore(self.settings.directory_table, self.client("dynamodb"))
+        return DirectoryStore(self.settings.require("directory_table"), self.client("dynamodb"))
 
     @cached_property
     def documents(self) -> Documents:
         from .adapters.s3 import DocumentStore
 
-        return DocumentStore(self.settings.documents_bucket, self.client("s3"))
+        return DocumentStore(self.settings.require("documents_bucket"), self.client("s3"))
 
     @cached_property
     def public_api_url(self) -> str:
@@ -65,19 +65,21 @@ class Context:
         return link_keys(self.client("secretsmanager"), self.settings.link_secret_arn)
 
 
-_CTX: Context | None = None
+_CONTEXTS: dict[frozenset | None, Context] = {}
 _CLIENT_LOCK = threading.Lock()
 
 
 def get_context() -> Context:
-    global _CTX
-    if _CTX is None:
-        _CTX = Context()
-    return _CTX
+    """The composition root of this function (one per environment: on Lambda, one per process)."""
+    key = env_key()
+    ctx = _CONTEXTS.get(key)
+    if ctx is None:
+        with _CLIENT_LOCK:
+            ctx = _CONTEXTS.setdefault(key, Context())
+    return ctx
 
 
 def reset_context() -> None:
     """Forget the cached settings and clients (the local runtime redeploys in one process)."""
-    global _CTX
-    _CTX = None
-    get_settings.cache_clear()
+    _CONTEXTS.clear()
+    get_settings.cache_clear()  # type: ignore[attr-defined]

@@ -1,11 +1,13 @@
 """Typed settings, read from the environment once per process and cached.
 
-Every function receives the same environment (template.yaml `Globals`), so the cache is
-safe in the embedded runtime where all handlers share one interpreter.
-"""
+Each function receives only the variables it needs (template.yaml). In the embedded runtime,
+where all handlers share one interpreter, the runtime sets the invoked function's variables in
+`FUNCTION_ENV` (a context variable: per thread, never a swap of os.environ) and the settings
+and the composition root are cached per environment."""
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import lru_cache
 
 from pydantic import BaseModel, Field
@@ -13,10 +15,10 @@ from pydantic import BaseModel, Field
 
 class Settings(BaseModel):
     stage: str = "dev"
-    invoices_table: str = Field(..., description="DynamoDB table: invoices, events, dedup keys")
-    directory_table: str = Field(..., description="DynamoDB table: suppliers, customers, API keys")
-    inbound_bucket: str = Field(..., description="Where billing systems drop files (prefix per supplier)")
-    documents_bucket: str = Field(..., description="Originals, canonical JSON and produced documents")
+    invoices_table: str = Field("", description="DynamoDB table: invoices, events, dedup keys")
+    directory_table: str = Field("", description="DynamoDB table: suppliers, customers, API keys")
+    inbound_bucket: str = Field("", description="Where billing systems drop files (prefix per supplier)")
+    documents_bucket: str = Field("", description="Originals, canonical JSON and produced documents")
     idempotency_table: str = Field("", description="DynamoDB table of Powertools Idempotency records")
     state_machine_arn: str = ""
     link_secret_arn: str = Field("", description="Secrets Manager secret holding the download-link HMAC key")
@@ -32,10 +34,10 @@ class Settings(BaseModel):
         env = dict(os.environ if env is None else env)
         return cls(
             stage=env.get("STAGE", "dev"),
-            invoices_table=env["INVOICES_TABLE"],
-            directory_table=env["DIRECTORY_TABLE"],
-            inbound_bucket=env["INBOUND_BUCKET"],
-            documents_bucket=env["DOCUMENTS_BUCKET"],
+            invoices_table=env.get("INVOICES_TABLE", ""),
+            directory_table=env.get("DIRECTORY_TABLE", ""),
+            inbound_bucket=env.get("INBOUND_BUCKET", ""),
+            documents_bucket=env.get("DOCUMENTS_BUCKET", ""),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             link_secret_arn=env.get("LINK_SECRET_ARN", ""),
@@ -47,6 +49,31 @@ class Settings(BaseModel):
         )
 
 
-@lru_cache(maxsize=1)
+    def require(self, name: str) -> str:
+        """A setting this function must have (a missing one is a deployment error, said plainly)."""
+        value = getattr(self, name)
+        if not value:
+            from .errors import PermanentError
+
+            raise PermanentError(f"{name.upper()} is not configured for this function (template.yaml)", code="config")
+        return str(value)
+
+
+FUNCTION_ENV: ContextVar[dict[str, str] | None] = ContextVar("facteur_function_env", default=None)
+
+
+def env_key() -> frozenset | None:
+    env = FUNCTION_ENV.get()
+    return frozenset(env.items()) if env is not None else None
+
+
+@lru_cache(maxsize=64)
+def _settings(key: frozenset | None) -> Settings:
+    return Settings.from_env(None if key is None else {**os.environ, **dict(key)})
+
+
 def get_settings() -> Settings:
-    return Settings.from_env()
+    return _settings(env_key())
+
+
+get_settings.cache_clear = _settings.cache_clear  # type: ignore[attr-defined]

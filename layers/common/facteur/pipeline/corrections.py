@@ -48,7 +48,7 @@ def retry(ctx: Context, supplier_id: str, invoice_id: str) -> dict:
     if rec.status is not Status.FAILED:
         raise Conflict(f"invoice {invoice_id} is {rec.status.value}, only a failed invoice can be retried", code="not_failed")
     run = _run_number(ctx, invoice_id)
-    DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb")).reopen_failed(invoice_id)
+    DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb")).reopen_failed(invoice_id)
     updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.RETRIED, at=clock.now(),
                                                        actor=f"supplier:{supplier_id}", detail={"run": run}))
     _start_workflow(ctx, invoice_id, supplier_id, run=run)

@@ -60,7 +60,7 @@ class Outcome:
 def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, send, *,
             event_kind: EventKind = EventKind.SENT, detail: dict | None = None) -> Outcome:
     """Send each planned delivery once. `send(recipient) -> message id` does the channel call."""
-    store = DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb"))
+    store = DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb"))
     out = Outcome()
     for p in plan.deliveries:
         rid, channel = p.recipient.id, p.channel.value

@@ -125,7 +125,7 @@ def new_upload(ctx: Context, supplier_id: str, filename: str) -> dict:
 
     key = f"in/{supplier_id}/uploads/{uuid.uuid4().hex}-{safe_name(filename)}"
     post = ctx.client("s3").generate_presigned_post(
-        ctx.settings.inbound_bucket, key, ExpiresIn=UPLOAD_TTL_SECONDS,
+        ctx.settings.require("inbound_bucket"), key, ExpiresIn=UPLOAD_TTL_SECONDS,
         Conditions=[["content-length-range", 1, ctx.settings.max_input_bytes]])
     return {"url": post["url"], "fields": post["fields"], "key": key, "expires_in": UPLOAD_TTL_SECONDS,
             "max_bytes": ctx.settings.max_input_bytes}

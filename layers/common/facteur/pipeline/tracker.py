@@ -41,7 +41,7 @@ def record_ses_event(ctx: Context, detail: dict[str, Any]) -> dict:
     message_id = info["message_id"]
     purpose = (tags.get("purpose") or [None])[0]
     if purpose and recipient_id:  # the channel's own word settles a delivery whose sender died
-        DeliveryStore(ctx.settings.invoices_table, ctx.client("dynamodb")).confirm(invoice_id, purpose, recipient_id,
+        DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb")).confirm(invoice_id, purpose, recipient_id,
                                                                                    "email", message_id)
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=at, actor="ses",
                                              recipient_id=recipient_id, detail=info,
