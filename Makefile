@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint up clean venv
+.PHONY: demo test bench lint up clean venv build
 
 venv: $(STAMP)
 
@@ -24,6 +24,20 @@ demo: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
+## sam build (python3.12, as on Lambda) and the unzipped size of each function with its layer (< 250 MB)
+BUILD_VENV := .venv-build
+PY312 ?= $(firstword $(shell command -v python3.12 2>/dev/null | grep -v shims) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) /usr/bin/python3.12)
+build: $(BUILD_VENV)/.installed
+	@test -x "$(PY312)" || { echo "make build needs python3.12 (the Lambda runtime): none found"; exit 2; }
+	PATH="$(dir $(PY312)):$$PATH" $(BUILD_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --parallel
+	$(BIN)/python -m bench.sizes .aws-sam/build
+
+$(BUILD_VENV)/.installed: requirements/build.txt
+	@test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
+	@$(BUILD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(BUILD_VENV)/bin/python -m pip install --quiet -r requirements/build.txt
+	@touch $@
+
 ## Keep the local stack and its API running for manual use
 up: $(STAMP)
 	$(BIN)/facteur local up
@@ -39,4 +53,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) $(BUILD_VENV) .aws-sam demo-out .pytest_cache
