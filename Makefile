@@ -18,7 +18,7 @@ $(STAMP): requirements/dev.txt requirements/layer.txt layers/common/requirements
 
 ## Run the whole job locally on the embedded runtime (moto, virtual clock); output in demo-out/
 demo: $(STAMP)
-	$(BIN)/facteur demo --out demo-out
+	$(BIN)/facteur-local demo --out demo-out
 
 ## Lint (template, ruff, mypy), then unit, integration, contract and end-to-end tests
 test: lint
@@ -40,7 +40,7 @@ $(BUILD_VENV)/.installed: requirements/build.txt
 
 ## Keep the local stack and its API running for manual use
 up: $(STAMP)
-	$(BIN)/facteur local up
+	$(BIN)/facteur-local up
 
 ## Benchmarks (never part of the test suite)
 bench: $(STAMP)

@@ -106,3 +106,9 @@ def test_each_function_gets_only_the_settings_it_needs():
     # the largest allowed invoice (40,000 lines) takes ~77 s to check on a 2-core machine
     assert sizes["CheckFunction"][1] >= 240 and sizes["ConvertFunction"][1] >= 240
     assert sizes["IngestApiFunction"][1] <= 29  # API Gateway's integration timeout
+
+
+def test_the_layer_never_imports_the_local_runtime():
+    layer = ROOT / "layers" / "common" / "facteur"
+    offenders = [str(p.relative_to(ROOT)) for p in layer.rglob("*.py") if "facteur_local" in p.read_text(encoding="utf-8")]
+    assert offenders == []

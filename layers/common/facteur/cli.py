@@ -167,41 +167,6 @@ def _schema(args) -> int:
     return 0
 
 
-def _demo(args) -> int:
-    from facteur_local.demo import run  # the local runtime: in the work tree, never in the layer
-
-    return run(Path(args.out))
-
-
-def _local_up(args) -> int:
-    import signal
-    import threading
-
-    from facteur_local.runtime import LocalRuntime
-
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    out = Path(args.out)
-    with LocalRuntime(out_dir=out, api_port=args.api_port, moto_port=args.aws_port,
-                      log_file=out / "logs" / "lambda.jsonl") as rt:
-        counts = rt.load_directory(Path(args.directory)) if args.directory else {}
-        if args.faults:
-            rt.faults.load(args.faults)
-        o = rt.outputs
-        print(f"""Facteur local stack is up (template.yaml on moto; virtual clock at {rt.now():%Y-%m-%d %H:%M} UTC).
-  API              {rt.api_url}   (Authorization: Bearer <supplier API key>)
-  AWS endpoint     {rt.endpoint}   (export AWS_ENDPOINT_URL={rt.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=eu-west-3)
-  drop invoices    aws s3 cp FILE s3://{o['InboundBucketName']}/in/<supplier id>/
-  directory        {counts or 'empty (use --directory FILE)'}
-  e-mails          {out / 'mail'} (.eml), GET {rt.api_url.rsplit('/', 1)[0]}/_local/mail
-  clock            GET /_local/clock, POST /_local/advance?by=3d
-  faults           POST /_local/faults {{"target": "sesv2:SendEmail", "error": "TooManyRequestsException", "times": 6}}
-Ctrl-C stops.""", flush=True)
-        rt.serve_forever(stop)
-    return 0
-
-
 def _directory_load(args) -> int:
     """Load a directory YAML into a deployed stage's DirectoryTable (AWS credentials from the environment)."""
     import boto3
@@ -236,9 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_convert)
     p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
     p.set_defaults(func=_schema)
-    p = sub.add_parser("demo", help="run the whole job locally on the embedded runtime (no AWS account)")
-    p.add_argument("--out", default="demo-out", help="output folder (rebuilt on each run)")
-    p.set_defaults(func=_demo)
     p = sub.add_parser("directory", help="the directory of suppliers and customers")
     dsub = p.add_subparsers(dest="directory_command", required=True)
     p = dsub.add_parser("load", help="load a directory YAML (suppliers, API keys, customers, recipients)")
@@ -246,15 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage", default="dev")
     p.add_argument("--table", help="DirectoryTable name (default facteur-directory-<stage>)")
     p.set_defaults(func=_directory_load)
-    p = sub.add_parser("local", help="the embedded local runtime")
-    lsub = p.add_subparsers(dest="local_command", required=True)
-    p = lsub.add_parser("up", help="keep the local stack and its API running for manual use")
-    p.add_argument("--api-port", type=int, default=3000)
-    p.add_argument("--aws-port", type=int, default=5000, help="port of the local AWS endpoint (moto)")
-    p.add_argument("--directory", default="config/demo-directory.yaml", help="directory YAML to load ('' for none)")
-    p.add_argument("--out", default="local-out", help="where e-mails and logs go")
-    p.add_argument("--faults", help="JSON file: a list of faults to arm at start (see POST /_local/faults)")
-    p.set_defaults(func=_local_up)
     args = parser.parse_args(argv)
     return args.func(args)
 
