@@ -1,7 +1,10 @@
 """Convert: the state machine's check and convert steps (controls and formats)."""
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.parser import parse
+
 from facteur.context import get_context
+from facteur.model.events import StepInput
 from facteur.observability import logger, metrics
 from facteur.pipeline import steps
 
@@ -9,10 +12,10 @@ from facteur.pipeline import steps
 @metrics.log_metrics
 @logger.inject_lambda_context
 def check_handler(event, context):
-    return steps.check(get_context(), event["invoice_id"])
+    return steps.check(get_context(), parse(event, model=StepInput).invoice_id)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def convert_handler(event, context):
-    return steps.convert(get_context(), event["invoice_id"])
+    return steps.convert(get_context(), parse(event, model=StepInput).invoice_id)

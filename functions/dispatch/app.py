@@ -1,7 +1,10 @@
 """Dispatch: send the invoice to each recipient on its channel."""
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.parser import parse
+
 from facteur.context import get_context
+from facteur.model.events import StepInput
 from facteur.observability import logger, metrics
 from facteur.pipeline import steps
 
@@ -9,4 +12,4 @@ from facteur.pipeline import steps
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event, context):
-    return steps.dispatch(get_context(), event["invoice_id"])
+    return steps.dispatch(get_context(), parse(event, model=StepInput).invoice_id)

@@ -6,10 +6,12 @@ import urllib.parse
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import parse
 
 from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput
+from facteur.model.events import S3Notification
 from facteur.observability import logger, metrics
 from facteur.pipeline import corrections
 from facteur.pipeline.idempotency import once
@@ -24,18 +26,20 @@ def s3_handler(event, context):
     """One invoice (or rejection) per object: in/{supplier_id}/{file}."""
     ctx = get_context()
     results = []
-    for record in event.get("Records", []):
-        bucket = record["s3"]["bucket"]["name"]
-        obj = record["s3"]["object"]
-        key = urllib.parse.unquote_plus(obj["key"])
+    for record in parse(event, model=S3Notification).Records:
+        bucket = record.s3.bucket.name
+        obj = record.s3.object
+        if obj is None:
+            continue  # not an object event (a test event S3 sends when notifications are set up)
+        key = urllib.parse.unquote_plus(obj.key)
         if key.endswith("/"):
             continue  # a "folder" marker, not a file
         parts = key.split("/")
         supplier_id = parts[1] if len(parts) >= 3 and parts[0] == "in" else "unknown"
-        version = obj.get("versionId")
+        version = obj.versionId
         # S3 delivers at least once: the object version (or its sequencer) names the input
-        origin = f"s3:{bucket}:{key}:{version or obj.get('sequencer') or obj.get('eTag', '')}"
-        results.append(_ingest_object(ctx, context, bucket, key, version, supplier_id, origin, int(obj.get("size") or 0)))
+        origin = f"s3:{bucket}:{key}:{version or obj.sequencer or obj.eTag or ''}"
+        results.append(_ingest_object(ctx, context, bucket, key, version, supplier_id, origin, int(obj.size or 0)))
     return {"results": results}
 
 

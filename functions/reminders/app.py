@@ -1,7 +1,10 @@
 """Reminders: the state machine's 'not yet downloaded' reminder, and the scheduled sweep."""
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.parser import parse
+
 from facteur.context import get_context
+from facteur.model.events import StepInput
 from facteur.observability import logger, metrics
 from facteur.pipeline import steps
 from facteur.reminders.sweep import sweep
@@ -10,7 +13,8 @@ from facteur.reminders.sweep import sweep
 @metrics.log_metrics
 @logger.inject_lambda_context
 def remind_handler(event, context):
-    return steps.remind(get_context(), event["invoice_id"], int(event.get("reminders", 0)))
+    step = parse(event, model=StepInput)
+    return steps.remind(get_context(), step.invoice_id, step.reminders)
 
 
 @metrics.log_metrics

@@ -7,11 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from facteur import clock
 from facteur.api.http import caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
+from facteur.model.events import FailureInput, SesEventDetail, StepInput
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics
 from facteur.pipeline import corrections, steps
@@ -112,23 +115,26 @@ def api_handler(event, context):
 @logger.inject_lambda_context
 def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
-    return record_ses_event(get_context(), event.get("detail") or {})
+    detail = parse(event, model=EventBridgeModel).detail
+    return record_ses_event(get_context(), SesEventDetail.model_validate(detail).model_dump())
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def progress_handler(event, context):
-    return steps.progress(get_context(), event["invoice_id"], int(event.get("reminders", 0)))
+    step = parse(event, model=StepInput)
+    return steps.progress(get_context(), step.invoice_id, step.reminders)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def failure_handler(event, context):
     """The state machine's Catch: record the failure on the timeline (never silent)."""
-    error = event.get("error") or {}
+    failure = parse(event, model=FailureInput)
+    error = failure.error
     count("InvoicesFailed")
-    apply_event(get_context().store, event["invoice_id"], Event(
-        invoice_id=event["invoice_id"], kind=EventKind.FAILED, at=clock.now(),
+    apply_event(get_context().store, failure.invoice_id, Event(
+        invoice_id=failure.invoice_id, kind=EventKind.FAILED, at=clock.now(),
         detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}),
         mutate=lambda r: setattr(r, "next_due_at", None))
     return {"recorded": "failed"}

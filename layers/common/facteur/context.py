@@ -3,6 +3,7 @@ Lambda container reuses them). Tests and the local runtime pass their own client
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 class Context:
     settings: Settings = field(default_factory=get_settings)
     clients: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
 
     def client(self, name: str):
         if name not in self.clients:
@@ -45,25 +47,41 @@ class Context:
 
         return DocumentStore(self.settings.require("documents_bucket"), self.client("s3"))
 
-    @cached_property
+    # Configuration read at run time is re-read every CONFIG_MAX_AGE seconds by a warm container:
+    # a changed URL or a rotated link key is picked up without a redeploy.
+    @property
     def public_api_url(self) -> str:
         name = self.settings.public_api_url_param
         if not name:
             return ""
-        return self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"].rstrip("/")
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    @cached_property
+        if "ssm_provider" not in self.clients:
+            self.clients["ssm_provider"] = SSMProvider(boto3_client=self.client("ssm"))
+        return str(self.clients["ssm_provider"].get(name, max_age=CONFIG_MAX_AGE)).rstrip("/")
+
+    @property
     def link_key(self) -> bytes:
-        from .adapters.secrets import link_key
+        """The current key (signs new links): the first of `link_keys`."""
+        return next(iter(self.link_keys.values()))
 
-        return link_key(self.client("secretsmanager"), self.settings.link_secret_arn)
-
-    @cached_property
+    @property
     def link_keys(self) -> dict[str, bytes]:
+        """{key id: key}, the current first, then the previous (verifies links issued before a rotation)."""
         from .adapters.secrets import link_keys
 
-        return link_keys(self.client("secretsmanager"), self.settings.link_secret_arn)
+        return self._fresh("link_keys", lambda: link_keys(self.client("secretsmanager"),
+                                                           self.settings.require("link_secret_arn")))
 
+    def _fresh(self, name: str, load):
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit is None or now - hit[0] > CONFIG_MAX_AGE:
+            hit = self._cache[name] = (now, load())
+        return hit[1]
+
+
+CONFIG_MAX_AGE = 300
 
 _CONTEXTS: dict[frozenset | None, Context] = {}
 _CLIENT_LOCK = threading.Lock()

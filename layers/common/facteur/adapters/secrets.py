@@ -29,7 +29,7 @@ def link_key(client, secret_arn: str) -> bytes:
 
 
 def link_keys(client, secret_arn: str) -> dict[str, bytes]:
-    """{key id: key} for the current and the previous version of the secret."""
+    """{key id: key} for the current and the previous version of the secret (current first)."""
     from ..delivery.links import key_id
 
     keys = [link_key(client, secret_arn), _version(client, secret_arn, "AWSPREVIOUS")]
