@@ -1,8 +1,6 @@
 """What each customer expects, checked on the canonical invoice before it leaves."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 from ..model.directory import Customer, OutputFormat, Supplier
 from ..model.invoice import Invoice
 from .findings import Finding, Severity
@@ -34,7 +32,7 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
         out.append(_f("CUST-ATTACHMENTS", "BG-24",
                       f"{customer.name} requires {e.required_attachments} supporting document(s), got {len(inv.attachments)}",
                       f"{customer.name} exige {e.required_attachments} justificatif(s), reçu(s) : {len(inv.attachments)}"))
-    if e.max_amount is not None and inv.tax_inclusive_amount > Decimal(e.max_amount):
+    if e.max_amount is not None and inv.tax_inclusive_amount > e.max_amount:
         out.append(_f("CUST-MAX-AMOUNT", "BT-112", f"total {inv.tax_inclusive_amount} is over {customer.name}'s limit {e.max_amount}",
                       f"le total {inv.tax_inclusive_amount} dépasse la limite de {customer.name} ({e.max_amount})"))
     line_formats = [f.value for f in customer.formats if f in LINE_FORMATS]

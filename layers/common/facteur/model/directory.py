@@ -2,6 +2,7 @@
 by role and channel, with what the customer expects and the milestones to watch."""
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -55,7 +56,7 @@ class Expectations(_M):
     require_buyer_reference: bool = Field(False, description="BT-10 (service code for public buyers)")
     require_contract_reference: bool = Field(False, description="BT-12")
     required_attachments: int = Field(0, description="Minimum number of BG-24 supporting documents")
-    max_amount: str | None = Field(None, description="Upper bound on BT-112 (Decimal as string)")
+    max_amount: Decimal | None = Field(None, description="Upper bound on BT-112 (a decimal string in YAML/JSON)")
 
 
 class Milestones(_M):

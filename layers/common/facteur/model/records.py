@@ -2,7 +2,7 @@
 timeline. Pure models: the DynamoDB adapter (tracking/store.py) stores them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,19 @@ class Event(BaseModel):
         return out
 
 
+class PaymentTerm(BaseModel):
+    """One instalment of what is due: by a date, an amount (or a percent of the total) and an
+    early-payment discount. Invoices with one due date have one term; EXTENDED invoices and
+    contracts may have several (room for reminders per instalment)."""
+
+    due_date: date
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+    discount_percent: Decimal | None = None
+    discount_until: date | None = None
+    description: str | None = None
+
+
 class Payment(BaseModel):
     """A payment the supplier reported (212 when it settles the amount due, partial otherwise)."""
 
@@ -70,8 +83,8 @@ class InvoiceRecord(BaseModel):
     input_kind: str | None = None
     number: str | None = None
     customer_id: str | None = None
-    issue_date: str | None = None
-    due_date: str | None = None
+    issue_date: date | None = None
+    due_date: date | None = None  # the last instalment's due date (Europe/Paris calendar day)
     currency: str | None = None
     amount_due: Decimal | None = None
     canonical_key: str | None = None
@@ -82,6 +95,7 @@ class InvoiceRecord(BaseModel):
     duplicate_of: str | None = None
     next_due_at: datetime | None = None
     recipients: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-recipient milestone state
+    payment_terms: list[PaymentTerm] = Field(default_factory=list)
     payments: list[Payment] = Field(default_factory=list)
     revoked_links: dict[str, datetime] = Field(default_factory=dict)  # recipient -> links issued before are void
 

@@ -17,6 +17,7 @@ from ..context import Context
 from ..errors import Conflict, NotFound, RejectedInput, RetryableError
 from ..formats.reader import read_document
 from ..model.lifecycle import EventKind, Status
+from ..model.records import PaymentTerm
 from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
@@ -244,8 +245,10 @@ def safe_name(filename: str) -> str:
 
 
 def describe_record(r: InvoiceRecord, inv, canonical_key: str, input_kind: str, customer) -> None:
-    r.number, r.issue_date, r.currency = inv.number, inv.issue_date.isoformat(), inv.currency
-    r.due_date = inv.due_date.isoformat() if inv.due_date else None
+    r.number, r.issue_date, r.currency = inv.number, inv.issue_date, inv.currency
+    r.due_date = inv.due_date
+    r.payment_terms = [PaymentTerm(due_date=inv.due_date, amount=inv.amount_due, description=inv.payment_terms)] \
+        if inv.due_date else []
     r.amount_due, r.canonical_key, r.input_kind = inv.amount_due, canonical_key, input_kind
     r.customer_id = customer.id if customer else None
 

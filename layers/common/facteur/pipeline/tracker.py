@@ -2,7 +2,7 @@
 (payment, approval, dispute...), and recipients opening their signed download links."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,7 @@ def record_reported_event(ctx: Context, supplier_id: str, invoice_id: str, body:
     at = body.at or now
     if at > now + CLOCK_SKEW:
         raise InvalidInput("'at' is in the future", code="date_out_of_range")
-    if rec.issue_date and at.astimezone(PARIS).date() < date.fromisoformat(rec.issue_date):
+    if rec.issue_date and at.astimezone(PARIS).date() < rec.issue_date:
         raise InvalidInput(f"'at' is before the invoice's issue date ({rec.issue_date})", code="date_out_of_range")
     detail: dict[str, Any] = {k: v for k, v in {"reason": body.reason, "reason_code": body.reason_code,
                                                  "reference": body.reference}.items() if v}

@@ -3,8 +3,6 @@ whose due date has passed unpaid are marked overdue once; the state machine owns
 per-invoice reminders, the sweep catches what is due across all suppliers."""
 from __future__ import annotations
 
-from datetime import date
-
 from botocore.exceptions import ClientError
 
 from .. import clock
@@ -30,13 +28,13 @@ def sweep(ctx: Context) -> dict:
                 redriven += redrive(ctx, rec)
                 continue
             # Due dates are Europe/Paris calendar days: overdue once the due day has ended there
-            if rec.status not in OPEN or not rec.due_date or date.fromisoformat(rec.due_date) >= now.astimezone(PARIS).date():
+            if rec.status not in OPEN or not rec.due_date or rec.due_date >= now.astimezone(PARIS).date():
                 continue
             if ctx.store.has_event(rec.invoice_id, "milestone:overdue"):
                 continue
             apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
                                                          id="milestone:overdue",
-                                                         detail={"due_date": rec.due_date, "by": "sweep"}))
+                                                         detail={"due_date": rec.due_date.isoformat(), "by": "sweep"}))
             overdue += 1
     count("StaleReceived", redriven)
     count("Overdue", overdue)
