@@ -63,12 +63,14 @@ def _sanitised(pdf: bytes) -> tuple[bytes, dict, list[str]]:
     active content PDF/A-3 forbids (returned as a list of what was removed)."""
     from pypdf import PdfReader, PdfWriter
 
-    from .pdfsafe import embedded_files, strip_active_content
+    from .pdfsafe import embedded_files, has_active_content, strip_active_content
 
     reader = PdfReader(io.BytesIO(pdf))
     files = embedded_files(reader)
     kept = {name: {"filedata": data, "description": name} for name, data in files.items()
             if name.lower() not in INVOICE_XML_NAMES and data}
+    if not files and not has_active_content(reader):
+        return pdf, {}, []  # nothing to remove: no copy
     writer = PdfWriter(clone_from=reader)
     removed = strip_active_content(writer)
     if not files and not removed:

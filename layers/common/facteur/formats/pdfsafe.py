@@ -72,6 +72,29 @@ def _walk(node, pairs: list, *, depth: int, max_files: int) -> None:
         _walk(kid.get_object(), pairs, depth=depth + 1, max_files=max_files)
 
 
+def has_active_content(reader) -> bool:
+    """Whether `strip_active_content` would remove anything (read-only: no copy of the PDF)."""
+    root = reader.trailer["/Root"].get_object()
+    names = root.get("/Names")
+    if "/AA" in root or (names is not None and "/JavaScript" in names.get_object()):
+        return True
+    action = root.get("/OpenAction")
+    if action is not None and hasattr(action.get_object(), "get") and not _allowed(action.get_object()):
+        return True
+    acroform = root.get("/AcroForm")
+    if acroform is not None and "/XFA" in acroform.get_object():
+        return True
+    for page in reader.pages:
+        if "/AA" in page:
+            return True
+        for annot in page.get("/Annots") or []:
+            a = annot.get_object()
+            act = a.get("/A")
+            if "/AA" in a or (act is not None and not _allowed(act.get_object())):
+                return True
+    return False
+
+
 def strip_active_content(writer) -> list[str]:
     """Remove JavaScript, Launch and other forbidden actions and every /AA from a PdfWriter's
     document; returns what was removed (for the invoice's timeline)."""
