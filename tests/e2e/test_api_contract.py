@@ -9,38 +9,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-from facteur_local.runtime import LocalRuntime
-
-ROOT = Path(__file__).resolve().parents[2]
-KEY = "demo-key-atelier-dupont"
-OTHER = """
-suppliers:
-  - id: other-supplier
-    name: Other Supplier SAS
-    api_keys: [key-of-another-tenant]
-    customers: []
-"""
+from tests.e2e.helpers import KEY, OTHER, ROOT, api, demo_runtime
 
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("contract")
-    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
-        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
-        runtime.load_directory(OTHER)
+    with demo_runtime(tmp_path_factory, "contract", OTHER) as runtime:
         yield runtime
-
-
-def api(rt, method, path, key=KEY, **kw):
-    headers = kw.pop("headers", {})
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
 
 
 def sent_invoice(rt) -> str:

@@ -11,23 +11,18 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
-from facteur_local.runtime import LocalRuntime
+from tests.e2e.helpers import ROOT, api, demo_runtime
 
-ROOT = Path(__file__).resolve().parents[2]
-KEY = "demo-key-atelier-dupont"
 MARTIN = ["compta@boulangerie-martin.example", "claire.martin@boulangerie-martin.example"]
 
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("faults")
-    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
-        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
+    with demo_runtime(tmp_path_factory, "faults") as runtime:
         yield runtime
 
 
@@ -44,11 +39,6 @@ def local(rt) -> str:
 def arm(rt, **spec) -> None:
     res = requests.post(f"{local(rt)}/faults", json=spec, timeout=10)
     assert res.status_code == 201, res.text
-
-
-def api(rt, method, path, **kw):
-    headers = {"Authorization": f"Bearer {KEY}", **kw.pop("headers", {})}
-    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
 
 
 def post_martin_invoice(rt) -> tuple[str, str]:

@@ -9,41 +9,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
-from facteur_local.runtime import LocalRuntime
-
-ROOT = Path(__file__).resolve().parents[2]
-INBOX = ROOT / "demo" / "inbox"
-KEY = "demo-key-atelier-dupont"
-OTHER = """
-suppliers:
-  - id: other-supplier
-    name: Other Supplier SAS
-    api_keys: [key-of-another-tenant]
-    customers: []
-"""
+from tests.e2e.helpers import INBOX, OTHER, ROOT, api, demo_runtime
 
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("e2e")
-    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
-        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
-        runtime.load_directory(OTHER)
+    with demo_runtime(tmp_path_factory, "e2e", OTHER) as runtime:
         yield runtime
     failed = [name for name, ok in runtime.registry.invocations if not ok]
     assert not failed, f"Lambda invocations failed: {failed}"
-
-
-def api(rt, method, path, key=KEY, **kw):
-    headers = kw.pop("headers", {})
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
 
 
 def by_name(rt, name):

@@ -10,23 +10,18 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
-from facteur_local.runtime import LocalRuntime
+from tests.e2e.helpers import ROOT, api, demo_runtime
 
-ROOT = Path(__file__).resolve().parents[2]
-KEY = "demo-key-atelier-dupont"
 SUPPLIER = "atelier-dupont"
 
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lost")
-    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
-        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
+    with demo_runtime(tmp_path_factory, "lost") as runtime:
         yield runtime
 
 
@@ -34,11 +29,6 @@ def rt(tmp_path_factory):
 def disarmed(rt):
     yield
     requests.delete(f"{rt.api_url.rsplit('/', 1)[0]}/_local/faults", timeout=10)
-
-
-def api(rt, method, path, **kw):
-    headers = {"Authorization": f"Bearer {KEY}", **kw.pop("headers", {})}
-    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
 
 
 def martin_json(number: str | None = None, **changes) -> dict:

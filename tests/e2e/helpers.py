@@ -1,0 +1,40 @@
+"""What the end-to-end modules share: a runtime per module with the demo directory loaded, and
+an API client with the demo supplier's key."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from facteur_local.runtime import LocalRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+INBOX = ROOT / "demo" / "inbox"
+KEY = "demo-key-atelier-dupont"
+OTHER = """
+suppliers:
+  - id: other-supplier
+    name: Other Supplier SAS
+    api_keys: [key-of-another-tenant]
+    customers: []
+"""
+
+
+@contextmanager
+def demo_runtime(tmp_path_factory, name: str, *directories: str) -> Iterator[LocalRuntime]:
+    """template.yaml on the embedded runtime, the demo directory (and `directories`) loaded."""
+    out = tmp_path_factory.mktemp(name)
+    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
+        runtime.load_directory(ROOT / "config" / "demo-directory.yaml")
+        for extra in directories:
+            runtime.load_directory(extra)
+        yield runtime
+
+
+def api(rt: LocalRuntime, method: str, path: str, key: str | None = KEY, **kw) -> requests.Response:
+    headers = kw.pop("headers", {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
