@@ -80,9 +80,7 @@ class Deployer:
                 return self._getatt(name, attr)
             if k == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra[m.group(1)] if m.group(1) in extra else
-                                                          (self._getatt(*m.group(1).split(".", 1)) if "." in m.group(1)
-                                                           and not m.group(1).startswith("AWS::") else self._ref(m.group(1)))), text)
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub_var(m.group(1), extra), text)
             if k == "Fn::Join":
                 return arg[0].join(str(self.resolve(x)) for x in arg[1])
             if k == "Fn::If":
@@ -90,6 +88,15 @@ class Deployer:
             if k == "Fn::Select":
                 return self.resolve(arg[1])[int(arg[0])]
         return {k: self.resolve(x) for k, x in v.items()}
+
+    def _sub_var(self, name: str, extra: dict) -> str:
+        if name.startswith("!"):  # ${!Literal}: written as ${Literal} (e.g. IAM policy variables)
+            return "${" + name[1:] + "}"
+        if name in extra:
+            return str(extra[name])
+        if "." in name and not name.startswith("AWS::"):
+            return str(self._getatt(*name.split(".", 1)))
+        return str(self._ref(name))
 
     def condition(self, name: str) -> bool:
         return bool(self._cond_eval(self.template.get("Conditions", {})[name]))

@@ -112,3 +112,14 @@ def test_the_layer_never_imports_the_local_runtime():
     layer = ROOT / "layers" / "common" / "facteur"
     offenders = [str(p.relative_to(ROOT)) for p in layer.rglob("*.py") if "facteur_local" in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def test_a_billing_system_may_drop_only_under_its_own_prefix():
+    """Attribute-based tenancy on the inbound bucket (moto does not evaluate it: checked here)."""
+    from facteur_local.deployer import load_template
+
+    policy = load_template(ROOT / "template.yaml")["Resources"]["InboundBucketPolicy"]["Properties"]["PolicyDocument"]
+    (st,) = [s for s in policy["Statement"] if s["Sid"] == "SuppliersDropUnderTheirOwnPrefix"]
+    assert st["Effect"] == "Deny" and st["Principal"] == "*" and "s3:PutObject" in st["Action"]
+    assert st["NotResource"] == {"Fn::Sub": "${InboundBucket.Arn}/in/${!aws:PrincipalTag/facteur-supplier}/*"}
+    assert st["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["IngestApiFunctionRole", "Arn"]}}}
