@@ -64,6 +64,7 @@ class Deployer:
                   ("s3", "dynamodb", "lambda", "iam", "stepfunctions", "events", "secretsmanager", "ssm", "sqs",
                    "sesv2", "ses", "logs", "sns", "cloudwatch")}
         self.alarms: list[str] = []
+        self.rotations: dict[str, dict[str, Any]] = {}  # secret -> rotation function and rules
 
     # -- intrinsic functions --
     def resolve(self, v: Any) -> Any:
@@ -387,6 +388,12 @@ class Deployer:
         self.c["cloudwatch"].put_metric_alarm(**kwargs)
         self.physical[logical] = p["AlarmName"]
         self.alarms.append(p["AlarmName"])
+
+    def _create_AWS_SecretsManager_RotationSchedule(self, logical, p, res):
+        # Recorded, not started: rotation runs when asked (rotate_secret), as on AWS after the
+        # first scheduled date; the local clock's weeks would otherwise rotate mid-test.
+        self.rotations[p["SecretId"]] = {"lambda": p["RotationLambdaARN"], "rules": p.get("RotationRules", {})}
+        self.physical[logical] = logical
 
     def _create_AWS_ApiGateway_Account(self, logical, p, res):
         # An account-wide API Gateway setting (the role it logs with): nothing to run locally.

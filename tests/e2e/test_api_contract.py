@@ -167,3 +167,28 @@ def test_a_recipients_links_can_be_revoked(rt):
     assert refused.status_code == 403 and refused.json()["error"] == "link_revoked"
     assert requests.get(gerant, allow_redirects=False, timeout=30).status_code == 302
     assert api(rt, "POST", f"/invoices/{iid}/links/revoke", json={"recipient_id": "nobody"}).status_code == 422
+
+
+def test_links_survive_a_rotation_of_the_link_key(rt):
+    from datetime import timedelta
+
+    def link_of(iid):
+        mail = next(m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid)
+        return mail.links()[0]
+
+    before = link_of(sent_invoice(rt))
+    (secret, rotation), = rt.deployer.rotations.items()
+    assert rotation["rules"] == {"AutomaticallyAfterDays": 35}
+    sm = rt.client("secretsmanager")
+    sm.rotate_secret(SecretId=secret, RotationLambdaARN=rotation["lambda"], RotationRules=rotation["rules"],
+                     RotateImmediately=True)
+    rt.advance(timedelta(minutes=10))  # warm functions re-read their keys every 5 minutes
+    after = link_of(sent_invoice(rt))
+    kid = lambda link: link.rsplit("/d/", 1)[1].split(".")[1]
+    assert kid(before) != kid(after)  # new links are signed with the new key...
+    assert requests.get(before, allow_redirects=False, timeout=30).status_code == 302  # ...old ones still open
+    assert requests.get(after, allow_redirects=False, timeout=30).status_code == 302
+    stages = sm.describe_secret(SecretId=secret)["VersionIdsToStages"]
+    current = next(v for v, st in stages.items() if "AWSCURRENT" in st)
+    previous = next(v for v, st in stages.items() if "AWSPREVIOUS" in st)
+    assert current != previous and all("AWSPENDING" not in st or v == current for v, st in stages.items())

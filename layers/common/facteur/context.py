@@ -3,7 +3,6 @@ Lambda container reuses them). Tests and the local runtime pass their own client
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -74,7 +73,9 @@ class Context:
                                                            self.settings.require("link_secret_arn")))
 
     def _fresh(self, name: str, load):
-        now = time.monotonic()
+        from . import clock
+
+        now = clock.now().timestamp()
         hit = self._cache.get(name)
         if hit is None or now - hit[0] > CONFIG_MAX_AGE:
             hit = self._cache[name] = (now, load())

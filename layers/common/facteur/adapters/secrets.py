@@ -34,3 +34,44 @@ def link_keys(client, secret_arn: str) -> dict[str, bytes]:
 
     keys = [link_key(client, secret_arn), _version(client, secret_arn, "AWSPREVIOUS")]
     return {key_id(k): k for k in keys if k}
+
+
+def rotate_link_key(client, secret_id: str, token: str, step: str) -> dict:
+    """One step of a Secrets Manager rotation (the four-step contract of rotation functions).
+    The key is Facteur's own (no other system to update): a new random value becomes AWSCURRENT
+    and the old one AWSPREVIOUS, still accepted for the links it signed."""
+    import secrets as random
+
+    meta = client.describe_secret(SecretId=secret_id)
+    if not meta.get("RotationEnabled", True):
+        raise PermanentError("rotation is not enabled on the link secret")
+    stages = meta.get("VersionIdsToStages", {})
+    if token not in stages:
+        raise PermanentError("unknown version for this rotation")
+    if "AWSCURRENT" in stages[token] and step != "finishSecret":
+        return {"step": step, "skipped": "already current"}
+    if step == "createSecret":
+        try:
+            client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
+            return {"step": step, "created": False}
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        client.put_secret_value(SecretId=secret_id, ClientRequestToken=token, SecretString=random.token_urlsafe(48),
+                                VersionStages=["AWSPENDING"])
+        return {"step": step, "created": True}
+    if step == "setSecret":
+        return {"step": step}  # nothing outside Facteur holds this key
+    if step == "testSecret":
+        pending = client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+        if len(pending) < 32:
+            raise PermanentError("the new link key is too short")
+        return {"step": step}
+    if step == "finishSecret":
+        current = next((v for v, st in stages.items() if "AWSCURRENT" in st), None)
+        if current == token:
+            return {"step": step, "finished": False}
+        client.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                           RemoveFromVersionId=current)
+        return {"step": step, "finished": True}
+    raise PermanentError(f"unknown rotation step {step!r}")
