@@ -5,11 +5,12 @@ from aws_lambda_powertools.utilities.parser import parse
 
 from facteur.context import get_context
 from facteur.model.events import StepInput
-from facteur.observability import logger, metrics
+from facteur.observability import logger, metrics, tracer
 from facteur.pipeline import steps
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event, context):
     return steps.dispatch(get_context(), parse(event, model=StepInput).invoice_id)

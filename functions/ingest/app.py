@@ -12,7 +12,7 @@ from facteur.api.http import body_bytes, caller_supplier, json_object, make_reso
 from facteur.context import get_context
 from facteur.errors import InvalidInput
 from facteur.model.events import S3Notification
-from facteur.observability import logger, metrics
+from facteur.observability import logger, metrics, tracer
 from facteur.pipeline import corrections
 from facteur.pipeline.idempotency import once
 from facteur.pipeline.intake import ingest, new_upload, refuse_unread
@@ -22,6 +22,7 @@ app = make_resolver()
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def s3_handler(event, context):
     """One invoice (or rejection) per object: in/{supplier_id}/{file}."""
     ctx = get_context()
@@ -104,5 +105,6 @@ def put_document(invoice_id: str):
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
 def api_handler(event, context):
     return app.resolve(event, context)

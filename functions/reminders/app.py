@@ -5,13 +5,14 @@ from aws_lambda_powertools.utilities.parser import parse
 
 from facteur.context import get_context
 from facteur.model.events import StepInput
-from facteur.observability import logger, metrics
+from facteur.observability import logger, metrics, tracer
 from facteur.pipeline import steps
 from facteur.reminders.sweep import sweep
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def remind_handler(event, context):
     step = parse(event, model=StepInput)
     return steps.remind(get_context(), step.invoice_id, step.reminders)
@@ -19,5 +20,6 @@ def remind_handler(event, context):
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def sweep_handler(event, context):
     return sweep(get_context())

@@ -16,7 +16,7 @@ from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, SesEventDetail, StepInput
 from facteur.model.lifecycle import EventKind, Status
-from facteur.observability import count, logger, metrics
+from facteur.observability import count, logger, metrics, tracer
 from facteur.pipeline import corrections, steps
 from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event, revoke_links
 from facteur.tracking.store import Event, apply_event
@@ -107,12 +107,14 @@ def download(token: str):
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
 def api_handler(event, context):
     return app.resolve(event, context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
     detail = parse(event, model=EventBridgeModel).detail
@@ -121,6 +123,7 @@ def ses_handler(event, context):
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def progress_handler(event, context):
     step = parse(event, model=StepInput)
     return steps.progress(get_context(), step.invoice_id, step.reminders)
@@ -128,6 +131,7 @@ def progress_handler(event, context):
 
 @metrics.log_metrics
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def failure_handler(event, context):
     """The state machine's Catch: record the failure on the timeline (never silent)."""
     failure = parse(event, model=FailureInput)
