@@ -42,3 +42,22 @@ def test_completed_only_after_a_suspension_or_dispute():
     assert report_refusal(Status.DELIVERED, EventKind.COMPLETED) is not None
     assert set(REPORTABLE) == {EventKind.APPROVED, EventKind.PARTIALLY_APPROVED, EventKind.DISPUTED, EventKind.SUSPENDED,
                                EventKind.COMPLETED, EventKind.REFUSED, EventKind.PAYMENT_SENT, EventKind.PAID}
+
+
+def test_event_payloads_are_typed_per_kind():
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from facteur.model.records import Event, PaymentDetail
+
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    ev = Event(invoice_id="inv_1", kind=EventKind.PAID, at=at, detail={"amount": "180.00", "currency": "EUR"})
+    assert isinstance(ev.typed_detail, PaymentDetail) and str(ev.typed_detail.amount) == "180.00"
+    with pytest.raises(ValidationError):
+        Event(invoice_id="inv_1", kind=EventKind.PAID, at=at, detail={"amount": "lots"})
+    with pytest.raises(ValidationError):
+        Event(invoice_id="inv_1", kind=EventKind.SENT, at=at, detail={"message_id": "m"})  # which channel?
+    with pytest.raises(ValidationError):
+        Event(invoice_id="inv_1", kind=EventKind.REJECTED, at=at, detail={})  # a rejection says why
+    assert Event(invoice_id="inv_1", kind=EventKind.CONVERTED, at=at, detail={"anything": 1}).typed_detail is None

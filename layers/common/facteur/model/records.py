@@ -6,10 +6,60 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import clock
 from .lifecycle import FRENCH_CODE, EventKind, Status
+
+
+class _Detail(BaseModel):
+    """Typed payloads of the timeline's events: the fields each kind must carry are checked when
+    the event is made; other facts may ride along (extra allowed, e.g. a channel's own ids)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class DeliveryDetail(_Detail):  # sent, reminded, delivered, bounced
+    channel: str
+    role: str | None = None
+    purpose: str | None = None
+    message_id: str | None = None
+    unconfirmed: bool | None = None
+    error: str | None = None
+
+
+class PaymentDetail(_Detail):  # paid, partially_paid, payment_sent (amount optional there)
+    amount: Decimal | None = None
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    reference: str | None = None
+    outstanding: Decimal | None = None
+
+
+class ReasonDetail(_Detail):  # rejected, refused, closed...
+    reason: str = Field(..., min_length=1)
+    code: str | None = None
+
+
+class FailureDetail(_Detail):  # failed
+    error: str
+    cause: str = ""
+
+
+class DownloadDetail(_Detail):  # downloaded
+    document: str
+
+
+class OverdueDetail(_Detail):  # overdue
+    due_date: date
+
+
+DETAILS: dict[EventKind, type[_Detail]] = {
+    EventKind.SENT: DeliveryDetail, EventKind.REMINDED: DeliveryDetail, EventKind.DELIVERED: DeliveryDetail,
+    EventKind.BOUNCED: DeliveryDetail, EventKind.PAID: PaymentDetail, EventKind.PARTIALLY_PAID: PaymentDetail,
+    EventKind.PAYMENT_SENT: PaymentDetail, EventKind.REJECTED: ReasonDetail, EventKind.REFUSED: ReasonDetail,
+    EventKind.CLOSED: ReasonDetail, EventKind.FAILED: FailureDetail, EventKind.DOWNLOADED: DownloadDetail,
+    EventKind.OVERDUE: OverdueDetail,
+}
 
 
 class Event(BaseModel):
@@ -23,6 +73,18 @@ class Event(BaseModel):
     # Deterministic id `{source}:{external id}` (an SES message event, a delivery, a payment
     # reference...): an event with an id is recorded once, however often it is delivered.
     id: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_detail(self) -> Event:
+        model = DETAILS.get(self.kind)
+        if model is not None:
+            model.model_validate(self.detail)  # raises on a missing or mistyped field
+        return self
+
+    @property
+    def typed_detail(self) -> _Detail | None:
+        model = DETAILS.get(self.kind)
+        return model.model_validate(self.detail) if model is not None else None
 
     @property
     def occurred_at(self) -> datetime:
