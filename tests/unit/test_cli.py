@@ -87,3 +87,26 @@ def test_check_exit_codes_and_customer_expectations(capsys):
     assert main(["check", str(INBOX / "FA-2026-1202.xml"), "--json"]) == 0
     (report,) = json.loads(capsys.readouterr().out)
     assert report["conformant"] is True and report["findings"] == []
+
+
+def test_out_dir_gives_distinct_inputs_distinct_outputs(tmp_path):
+    from facteur.cli import output_name
+
+    taken: set = set()
+    names = [output_name(Path(n), tmp_path, ".cii.xml", taken)
+             for n in ("a/XRechnung.UBL.01.xml", "a/XRechnung.UBL.02.xml", "a/inv.xml", "b/inv.xml", "noext")]
+    assert [p.name for p in names] == ["XRechnung.UBL.01.cii.xml", "XRechnung.UBL.02.cii.xml", "inv.cii.xml",
+                                       "inv-2.cii.xml", "noext.cii.xml"]
+
+
+def test_one_tax_point_date_in_cii_whatever_the_number_of_vat_rates(corpus):
+    from lxml import etree
+
+    from facteur.formats import cii
+    from facteur.formats.reader import read_document
+
+    inv = read_document((corpus / "cen" / "cii" / "CII_example2.xml").read_bytes()).invoice
+    assert inv.tax_point_date and len(inv.vat_breakdown) >= 2
+    root = etree.fromstring(cii.write(inv, profile="en16931"))
+    ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+    assert len(root.findall(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:TaxPointDate", ns)) == 1  # CII-SR-461

@@ -130,6 +130,20 @@ def convert_one(data: bytes, name: str, to: str, profile: str | None = None, cho
     raise ValueError(f"unknown format {to}")
 
 
+def output_name(src: Path, out_dir: Path, suffix: str, taken: set[Path]) -> Path:
+    """The output of `src`: its whole name less its last extension (dots inside names are kept:
+    `XRechnung.UBL.01.xml` -> `XRechnung.UBL.01.cii.xml`), made distinct when two inputs of one
+    run would share it (`-2`, `-3`...): an output never overwrites another of the same run."""
+    stem = src.name[: -len(src.suffix)] if src.suffix else src.name
+    target = out_dir / (stem + suffix)
+    n = 2
+    while target.resolve() in taken:
+        target = out_dir / f"{stem}-{n}{suffix}"
+        n += 1
+    taken.add(target.resolve())
+    return target
+
+
 def _convert(args) -> int:
     from .errors import RejectedInput
 
@@ -137,9 +151,10 @@ def _convert(args) -> int:
         print("-o names one output: use --out-dir for several inputs", file=sys.stderr)
         return 2
     worst = 0
+    taken: set[Path] = set()
     for name in args.files:
         src = Path(name)
-        target = Path(args.output) if args.output else Path(args.out_dir or ".") / (src.name.split(".")[0] + SUFFIX[args.to])
+        target = Path(args.output) if args.output else output_name(src, Path(args.out_dir or "."), SUFFIX[args.to], taken)
         if target.resolve() == src.resolve():
             print(f"{name}: refusing to overwrite the input", file=sys.stderr)
             worst = 2

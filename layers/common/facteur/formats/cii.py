@@ -274,7 +274,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
             B.leaf(acc, "ram:AccountName", m.get("BT-85"))
         if m.get("BT-86"):
             B.leaf(B.el(pm, "ram:PayeeSpecifiedCreditorFinancialInstitution"), "ram:BICID", m.get("BT-86"))
-    for vb in inv.vat_breakdown:  # BG-23
+    for i, vb in enumerate(inv.vat_breakdown):  # BG-23
         t = B.el(st, "ram:ApplicableTradeTax")
         B.leaf(t, "ram:CalculatedAmount", money(vb.tax_amount))
         B.leaf(t, "ram:TypeCode", "VAT")
@@ -282,7 +282,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         B.leaf(t, "ram:BasisAmount", money(vb.taxable_amount))
         B.leaf(t, "ram:CategoryCode", vb.category)
         B.leaf(t, "ram:ExemptionReasonCode", vb.exemption_code)
-        if inv.tax_point_date:  # BT-7
+        if inv.tax_point_date and i == 0:  # BT-7, once (CII-SR-461: only one TaxPointDate)
             B.leaf(B.el(t, "ram:TaxPointDate"), "udt:DateString", d102(inv.tax_point_date), format="102")
         B.leaf(t, "ram:DueDateTypeCode", TAX_POINT_CODE.get(inv.tax_point_code or "", inv.tax_point_code))  # BT-8
         B.leaf(t, "ram:RateApplicablePercent", num(vb.rate))
