@@ -119,6 +119,14 @@ def test_a_crash_after_ses_accepted_never_sends_twice(rt):
     inv = api(rt, "GET", f"/invoices/{iid}").json()
     assert inv["status"] in ("sent", "delivered"), inv
     assert rt.registry.crashes, "the crash was injected"
+    # The claim the dead sender left became `unconfirmed`, then SES's own Delivery event settled it
+    from facteur.tracking.deliveries import DeliveryState, DeliveryStore
+
+    records = DeliveryStore(rt.outputs["InvoicesTableName"], rt.client("dynamodb")).all(iid)
+    assert sorted(d.recipient_id for d in records) == ["bm-compta", "bm-gerant"]
+    assert {d.state for d in records} == {DeliveryState.SENT} and all(d.message_id for d in records)
+    sent = [e for e in api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"] if e["kind"] == "sent"]
+    assert sorted(e["recipient_id"] for e in sent) == ["bm-compta", "bm-gerant"]  # each milestone once
 
 
 def test_a_dispatch_function_crash_after_its_work_is_retried_without_a_second_send(rt):

@@ -73,8 +73,10 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
                 out.failed.append((rid, d.error or "refused"))
             else:  # sent, or unconfirmed (the channel's event settles it)
                 out.sent.append(rid)
-                if d.state is DeliveryState.UNCONFIRMED:
-                    _record(ctx, invoice_id, purpose, p, event_kind, d.message_id, {**(detail or {}), "unconfirmed": True})
+                # A sender that died after the channel accepted never recorded the milestone:
+                # record it now (recorded once by its id when it was already there)
+                extra = {"unconfirmed": True} if d.state is DeliveryState.UNCONFIRMED else {}
+                _record(ctx, invoice_id, purpose, p, event_kind, d.message_id, {**(detail or {}), **extra})
             continue
         try:
             message_id = send(p.recipient)
