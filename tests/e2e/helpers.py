@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 from facteur_local.runtime import LocalRuntime
@@ -38,3 +39,15 @@ def api(rt: LocalRuntime, method: str, path: str, key: str | None = KEY, **kw) -
     if key:
         headers["Authorization"] = f"Bearer {key}"
     return requests.request(method, f"{rt.api_url}{path}", headers=headers, timeout=60, **kw)
+
+
+def local_url(rt: LocalRuntime) -> str:
+    """The local-only control routes (/_local/...)."""
+    return rt.api_url.rsplit("/", 1)[0] + "/_local"
+
+
+@pytest.fixture(autouse=True)
+def disarmed(rt):
+    """Imported by the modules that inject faults: every test ends with no fault armed."""
+    yield
+    requests.delete(f"{local_url(rt)}/faults", timeout=10)

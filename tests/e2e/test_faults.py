@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests.e2e.helpers import ROOT, api, demo_runtime
+from tests.e2e.helpers import ROOT, api, demo_runtime, disarmed, local_url  # noqa: F401 - disarmed is a fixture
 
 MARTIN = ["compta@boulangerie-martin.example", "claire.martin@boulangerie-martin.example"]
 
@@ -26,18 +26,8 @@ def rt(tmp_path_factory):
         yield runtime
 
 
-@pytest.fixture(autouse=True)
-def disarmed(rt):
-    yield
-    requests.delete(f"{local(rt)}/faults", timeout=10)
-
-
-def local(rt) -> str:
-    return rt.api_url.rsplit("/", 1)[0] + "/_local"
-
-
 def arm(rt, **spec) -> None:
-    res = requests.post(f"{local(rt)}/faults", json=spec, timeout=10)
+    res = requests.post(f"{local_url(rt)}/faults", json=spec, timeout=10)
     assert res.status_code == 201, res.text
 
 
@@ -73,7 +63,7 @@ def test_a_throttling_burst_is_retried_until_every_recipient_has_the_invoice_onc
     assert inv["status"] in ("sent", "delivered"), inv
     sent = [e for e in timeline(rt, iid) if e["kind"] == "sent"]
     assert sorted(e["recipient_id"] for e in sent) == ["bm-compta", "bm-gerant"]
-    fired = requests.get(f"{local(rt)}/faults", timeout=10).json()["fired"]
+    fired = requests.get(f"{local_url(rt)}/faults", timeout=10).json()["fired"]
     assert len([f for f in fired if f["target"] == "sesv2:SendEmail"]) >= 6
 
 

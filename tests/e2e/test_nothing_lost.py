@@ -12,9 +12,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import requests
 
-from tests.e2e.helpers import ROOT, api, demo_runtime
+from tests.e2e.helpers import ROOT, api, demo_runtime, disarmed  # noqa: F401 - disarmed is a fixture
 
 SUPPLIER = "atelier-dupont"
 
@@ -23,12 +22,6 @@ SUPPLIER = "atelier-dupont"
 def rt(tmp_path_factory):
     with demo_runtime(tmp_path_factory, "lost") as runtime:
         yield runtime
-
-
-@pytest.fixture(autouse=True)
-def disarmed(rt):
-    yield
-    requests.delete(f"{rt.api_url.rsplit('/', 1)[0]}/_local/faults", timeout=10)
 
 
 def martin_json(number: str | None = None, **changes) -> dict:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .settings import Settings, env_key, get_settings
+from .settings import Settings, clear_settings, env_key, get_settings
 
 if TYPE_CHECKING:
     from .ports import Directory, Documents, Invoices
@@ -101,4 +101,4 @@ def get_context() -> Context:
 def reset_context() -> None:
     """Forget the cached settings and clients (the local runtime redeploys in one process)."""
     _CONTEXTS.clear()
-    get_settings.cache_clear()  # type: ignore[attr-defined]
+    clear_settings()

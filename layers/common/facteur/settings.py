@@ -76,4 +76,6 @@ def get_settings() -> Settings:
     return _settings(env_key())
 
 
-get_settings.cache_clear = _settings.cache_clear  # type: ignore[attr-defined]
+def clear_settings() -> None:
+    """Forget the cached settings (the local runtime redeploys in one process)."""
+    _settings.cache_clear()

@@ -153,11 +153,10 @@ def open_link(ctx: Context, token: str) -> str:
         raise NotFound("document not available")
     # The first opening per recipient and document is the milestone; later ones (mail scanners,
     # a second look) are not recorded again. A GET is not the buyer's word: no lifecycle status.
-    event_id = f"link:{claims.recipient_id}:{claims.document}"
-    if not ctx.store.has_event(claims.invoice_id, event_id):
-        apply_event(ctx.store, claims.invoice_id, Event(invoice_id=claims.invoice_id, kind=EventKind.DOWNLOADED,
-                                                        at=clock.now(), actor=f"recipient:{claims.recipient_id}",
-                                                        recipient_id=claims.recipient_id, id=event_id,
-                                                        detail={"document": claims.document}))
+    apply_event(ctx.store, claims.invoice_id, Event(invoice_id=claims.invoice_id, kind=EventKind.DOWNLOADED,
+                                                    at=clock.now(), actor=f"recipient:{claims.recipient_id}",
+                                                    recipient_id=claims.recipient_id,
+                                                    id=f"link:{claims.recipient_id}:{claims.document}",
+                                                    detail={"document": claims.document}))
     filename = f"{rec.number or claims.invoice_id}.pdf" if claims.document == "facturx" else key.rsplit("/", 1)[-1]
     return ctx.documents.presign(key, ctx.settings.presigned_ttl_seconds, filename)
