@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint up clean venv build
+.PHONY: demo test bench conformance lint up clean venv build
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ up: $(STAMP)
 ## Benchmarks (never part of the test suite)
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Agreement of `facteur check` with the official verdict, and the verdict on every output (never part of the tests)
+conformance: $(STAMP)
+	$(BIN)/python -m bench.conformance ../shared/corpus $(wildcard ../ext/src/test ../ext/peppol)
 
 ## cfn-lint on the template, ruff and mypy on the code
 lint: $(STAMP)
