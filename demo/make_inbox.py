@@ -81,13 +81,13 @@ def main() -> None:
     (INBOX / "FA-2026-1202-export2.xml").write_bytes(cii.write(c, profile="en16931"))
     u = invoice("FA-2026-1203", "groupe-hexa", [("Maintenance annuelle - lot 2", "1", "1250.00"),
                                                 ("Déplacement technicien", "2", "85.00")], po="HX-PO-4471", days=45)
-    (INBOX / "FA-2026-1203.ubl.xml").write_bytes(ubl.write(u, peppol=True))
+    (INBOX / "FA-2026-1203.ubl.xml").write_bytes(ubl.write(u))
     j = invoice("FA-2026-1204", "boulangerie-martin", [("Contrat d'entretien décembre", "1", "150.00")])
     (INBOX / "FA-2026-1204.json").write_text(
         json.dumps(json.loads(j.model_dump_json(by_alias=True, exclude_none=True)), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8")
     held = invoice("FA-2026-1205", "groupe-hexa", [("Pièces détachées", "4", "62.00")])  # Hexa requires a PO (BT-13)
-    (INBOX / "FA-2026-1205.ubl.xml").write_bytes(ubl.write(held, peppol=True))
+    (INBOX / "FA-2026-1205.ubl.xml").write_bytes(ubl.write(held))
     (INBOX / "export-truncated.xml").write_bytes(cii.write(c, profile="en16931")[:700])
     print(f"wrote {len(list(INBOX.iterdir()))} files to {INBOX}")
 

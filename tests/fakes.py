@@ -86,10 +86,12 @@ class FakeDirectory:
         return list(self._customers.get(supplier_id, []))
 
     def find_customer(self, supplier_id: str, buyer: Party) -> Customer | None:
-        wanted = set(party_aliases(buyer))
+        wanted = set(party_aliases(buyer))  # as DirectoryStore indexes them: SIREN, VAT id and other identifiers
         return next((c for c in self._customers.get(supplier_id, [])
                      if wanted & set(party_aliases(Party.model_validate({"name": c.name, "legal_identifier": c.siren,
-                                                                         "vat_identifier": c.vat_id})))), None)
+                                                                         "vat_identifier": c.vat_id,
+                                                                         "identifiers": [{"id": i} for i in c.identifiers]})))),
+                    None)
 
     def supplier_for_key(self, api_key: str) -> str | None:
         return None

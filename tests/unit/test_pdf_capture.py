@@ -9,7 +9,6 @@ import pytest
 from facteur.controls.official import check_xml
 from facteur.errors import RejectedInput
 from facteur.formats import cii
-from facteur.formats.detect import Kind
 from facteur.formats.pdf_capture import capture, pdf_text, to_invoice_data
 from facteur.formats.reader import read_document
 from facteur.model.directory import PdfTemplate
@@ -31,7 +30,7 @@ def test_template_reads_the_header_and_the_result_is_a_conformant_minimum():
     assert (inv.number, inv.issue_date.isoformat(), inv.tax_exclusive_amount, inv.tax_amount, inv.amount_due) == \
         ("RE-20170509/505", "2017-05-09", Decimal("496.00"), Decimal("75.04"), Decimal("571.04"))
     assert inv.profile == "minimum"
-    assert [f.rule for f in check_xml(cii.write(inv), Kind.CII, "minimum") if f.blocking] == []
+    assert [f.rule for f in check_xml(cii.write(inv)) if f.blocking] == []
 
 
 def test_no_matching_template_and_incomplete_templates_say_why():
@@ -57,4 +56,4 @@ def test_plain_pdf_without_templates_is_refused_with_the_reason():
 @pytest.mark.parametrize("profile", ["minimum", "basicwl"])
 def test_a_richer_invoice_written_in_a_lower_profile_passes_that_profiles_rules(profile):
     inv = read_document((ROOT / "demo" / "inbox" / "FA-2026-1202.xml").read_bytes()).invoice
-    assert [f.rule for f in check_xml(cii.write(inv, profile=profile), Kind.CII, profile) if f.blocking] == []
+    assert [f.rule for f in check_xml(cii.write(inv, profile=profile)) if f.blocking] == []

@@ -22,112 +22,107 @@ def _customer_from(directory: str, customer_id: str):
     raise SystemExit(2)
 
 
-def _raw_findings(data: bytes, exc, fr: bool):
+def _raw_check(data: bytes, exc, fr: bool | None):
     """An XML invoice too incomplete for the model (no number, no date...) is still checked with
     the official rules as it is, so that they name what is missing. None when that cannot be done."""
     if exc.code != "incomplete_invoice" or not data.lstrip().startswith(b"<"):
         return None
-    from .controls.official import check_xml
+    from .controls.official import check
     from .formats import xmlsafe
     from .formats.detect import Kind, xml_kind
 
-    root = xmlsafe.parse(data, what="the XML")
-    kind = xml_kind(root)
-    if kind not in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
+    if xml_kind(xmlsafe.parse(data, what="the XML")) not in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
         return None
-    urn = " ".join(root.itertext()).lower() if kind is Kind.CII else ""
-    profile = next((p for p in ("minimum", "basicwl", "extended", "basic") if f":{p}" in urn), "en16931")
-    findings = [f for f in check_xml(data, kind, profile, fr=fr) if f.blocking]
-    return findings or None
+    checked = check(data, fr=fr)
+    return checked if checked.blocking else None
+
+
+def _inputs(names: list[str]) -> list[str]:
+    """Files as given; a directory stands for the invoice-like files under it (sorted)."""
+    out = []
+    for name in names:
+        p = Path(name)
+        if p.is_dir():
+            out += [str(f) for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith(".")]
+        else:
+            out.append(name)
+    return out
 
 
 def _check(args) -> int:
     from .controls.customer import check_customer
-    from .controls.official import check_xml
+    from .controls.document import check_read
     from .errors import RejectedInput
-    from .formats import cii
-    from .formats.detect import Kind
     from .formats.reader import read_document
 
+    fr = True if args.fr else None  # None: BR-FR for French sellers
     worst = 0
     report = []
-    for name in args.files:
+    counts = {"conformant": 0, "not conformant": 0, "unreadable": 0}
+    for name in _inputs(args.files):
         data = b""
         try:
             data = Path(name).read_bytes()
-            read = read_document(data, filename=name)
+            got = read_document(data, filename=name)
         except (OSError, RejectedInput) as exc:
-            raw = _raw_findings(data, exc, args.fr) if isinstance(exc, RejectedInput) else None
+            raw = _raw_check(data, exc, fr) if isinstance(exc, RejectedInput) else None
             if raw is None:
                 msg = exc.message if isinstance(exc, RejectedInput) else str(exc)
                 report.append({"file": name, "readable": False, "reason": msg})
-                print(f"{name}: cannot be read: {msg}", file=sys.stderr) if not args.json else None
+                counts["unreadable"] += 1
+                print(f"{name}: cannot be read: {msg}") if not args.json else None
                 worst = 2
                 continue
-            findings, read = raw, None
+            checked, read = raw, None
         else:
-            assert read is not None
-            if read.xml is not None and read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
-                xml, syntax = read.xml, read.syntax
-            else:  # JSON, EDIFACT, captured PDF: the CII it becomes
-                xml, syntax = cii.write(read.invoice, profile=read.invoice.profile), Kind.CII
-            findings = [f for f in check_xml(xml, syntax, read.invoice.profile, fr=args.fr) if f.blocking]
+            checked, read = check_read(got, fr=fr), got
+        findings = checked.blocking
         if args.customer and read is not None:
             findings += [f for f in check_customer(read.invoice, _customer_from(args.directory, args.customer)) if f.blocking]
-        report.append({"file": name, "readable": True, "conformant": not findings,
+        report.append({"file": name, "readable": True, "conformant": not findings, "rule_sets": checked.summary(),
                        "findings": [f.model_dump(mode="json", exclude_none=True) for f in findings]})
+        counts["not conformant" if findings else "conformant"] += 1
         if not args.json:
-            rules = ", ".join(sorted({f.rule for f in findings}))
-            print(f"{name}: {'conformant' if not findings else 'NOT conformant: ' + rules}")
+            rules = ", ".join(sorted({f"{f.rule} ({f.source})" for f in findings}))
+            applied = " + ".join(r.id for r in checked.rule_sets)
+            print(f"{name}: {'conformant' if not findings else 'NOT conformant: ' + rules} [{applied}]")
         if findings:
             worst = max(worst, 1)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    elif len(report) > 1:
+        print(f"{len(report)} files: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     return worst
 
 
 SUFFIX = {"facturx": ".pdf", "cii": ".cii.xml", "ubl": ".ubl.xml", "edifact": ".edi", "chorus": ".chorus.json"}
 
 
-def convert_one(data: bytes, name: str, to: str, profile: str | None = None, chorus_user: int | None = None):
-    """Read one input and write it `to` a format; returns (bytes, blocking findings) or raises
-    RejectedInput. Every output is checked again with the official rules."""
-    from .controls.official import check_xml
-    from .controls.pdfa import check_facturx_pdf
+def convert_one(data: bytes, name: str, to: str, profile: str | None = None, chorus_user: int | None = None,
+                fr: bool = False):
+    """Read one input and write it `to` a format: a `conversion.Output` (bytes, the official
+    verdict of what it declares, the loss report), or raises RejectedInput."""
+    from .conversion import convert
     from .errors import RejectedInput
-    from .formats import chorus, cii, edifact, facturx, ubl
-    from .formats.detect import Kind
+    from .formats import chorus
     from .formats.reader import read_document
+    from .formats.unread import unread
 
     read = read_document(data, filename=name)
     inv = read.invoice
-    prof = profile or inv.profile
     if to in ("ubl", "edifact", "chorus") and not inv.lines:
         raise RejectedInput(f"{to} needs invoice lines (BR-16); this {inv.profile.upper()} invoice has none",
                             code="needs_lines")
-    if to in ("facturx", "chorus"):
-        xml = cii.write(inv, profile=prof)
-        pdf = facturx.generate(inv, profile=prof, pdf=read.pdf, xml=xml)
-        findings = [f for f in check_xml(xml, Kind.CII, prof) if f.blocking] + check_facturx_pdf(pdf, expected_profile=prof)
-        if to == "facturx":
-            return pdf, findings
-        if chorus_user is None:
-            raise RejectedInput("--chorus-user (the Chorus Pro technical user id) is required for --to chorus",
-                                code="chorus_user_missing")
-        import json
-
-        return json.dumps(chorus.deposit_payload(pdf, Path(name).stem + ".pdf", chorus_user), indent=2).encode(), findings
-    if to == "cii":
-        xml = cii.write(inv, profile=prof)
-        return xml, [f for f in check_xml(xml, Kind.CII, prof) if f.blocking]
-    if to == "ubl":
-        peppol = bool(inv.buyer.electronic_address_scheme and inv.seller.electronic_address_scheme)
-        xml = ubl.write(inv, peppol=peppol)
-        kind = Kind.UBL_CREDIT_NOTE if inv.is_credit_note else Kind.UBL_INVOICE
-        return xml, [f for f in check_xml(xml, kind, "en16931") if f.blocking]
-    if to == "edifact":
-        return edifact.write(inv), []
-    raise ValueError(f"unknown format {to}")
+    if to == "chorus" and chorus_user is None:
+        raise RejectedInput("--chorus-user (the Chorus Pro technical user id) is required for --to chorus",
+                            code="chorus_user_missing")
+    not_read = unread(read.xml, read.syntax, inv) if read.xml is not None else []
+    out = convert(inv, "facturx" if to == "chorus" else to, profile=profile, supplier_pdf=read.pdf, fr=fr, not_read=not_read)
+    if to == "chorus":
+        assert chorus_user is not None
+        out.data = json.dumps(chorus.deposit_payload(out.data, Path(name).stem + ".pdf", chorus_user), indent=2).encode()
+        out.format = "chorus"
+    return out
 
 
 def output_name(src: Path, out_dir: Path, suffix: str, taken: set[Path]) -> Path:
@@ -160,18 +155,28 @@ def _convert(args) -> int:
             worst = 2
             continue
         try:
-            data, findings = convert_one(src.read_bytes(), src.name, args.to, args.profile, args.chorus_user)
+            out = convert_one(src.read_bytes(), src.name, args.to, args.profile, args.chorus_user, fr=args.fr)
         except (OSError, RejectedInput) as exc:
             print(f"{name}: cannot be converted: {exc.message if isinstance(exc, RejectedInput) else exc}", file=sys.stderr)
             worst = 2
             continue
+        lossy = out.lost and args.lossless
+        if lossy:
+            print(f"{name}: NOT written (--lossless): {args.to} cannot carry " + "; ".join(out.lost), file=sys.stderr)
+            worst = max(worst, 1)
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(out.data)
+        findings = out.blocking
         if findings:
-            print(f"{name} -> {target}: written but NOT conformant: {', '.join(sorted({f.rule for f in findings}))}")
+            print(f"{name} -> {target}: written but NOT conformant: {', '.join(sorted({f'{f.rule} ({f.source})' for f in findings}))}")
             worst = max(worst, 1)
         else:
             print(f"{name} -> {target}")
+        for item in out.lost:
+            print(f"  not carried: {item}")
+        if out.notes.get("peppol", "claimed") != "claimed":
+            print(f"  declared EN 16931, not Peppol BIS 3: refused by {', '.join(out.notes['peppol']['refused_by'])}")
     return worst
 
 
@@ -198,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facteur", description="Facteur e-invoicing")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="check invoices with the official rules (exit 0 ok, 1 findings, 2 unreadable)")
-    p.add_argument("files", nargs="+")
-    p.add_argument("--fr", action="store_true", help="also run the French BR-FR rules")
+    p.add_argument("files", nargs="+", help="files or directories")
+    p.add_argument("--fr", action="store_true", help="run the French BR-FR rules whatever the seller (default: French sellers)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--customer", help="also check this customer's expectations (PO, service code, formats...)")
     p.add_argument("--directory", default="config/demo-directory.yaml", help="directory YAML holding --customer")
@@ -213,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", help="output file (one input)")
     out.add_argument("--out-dir", help="output folder (outputs named after the inputs)")
+    p.add_argument("--fr", action="store_true", help="also check each output with the French BR-FR rules")
+    p.add_argument("--lossless", action="store_true", help="write nothing the target cannot carry whole (exit 1 instead)")
     p.set_defaults(func=_convert)
     p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
     p.set_defaults(func=_schema)

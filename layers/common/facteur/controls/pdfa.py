@@ -1,5 +1,5 @@
 """Structural checks of a Factur-X PDF/A-3 container (what veraPDF would check first):
-XMP with pdfaid part 3 and the Factur-X extension schema, an output intent with an ICC profile,
+XMP with pdfaid part 3, rdf:about on every rdf:Description and the Factur-X extension schema, an output intent with an ICC profile,
 every font embedded, the factur-x.xml embedded file with its AFRelationship and MIME subtype,
 referenced from the catalog's /AF array, a trailer /ID, and no encryption."""
 from __future__ import annotations
@@ -31,6 +31,9 @@ def check_facturx_pdf(pdf: bytes, *, expected_profile: str | None = None) -> lis
         out.append(_f("PDFA-XMP-PART", "XMP does not declare PDF/A-3 (pdfaid:part=3)", "Le XMP ne déclare pas PDF/A-3"))
     if "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#" not in xmp:
         out.append(_f("FX-XMP-NS", "XMP lacks the Factur-X extension schema", "Le XMP n'a pas le schéma d'extension Factur-X"))
+    if re.search(r"<rdf:Description(?![^>]*rdf:about)", xmp):
+        out.append(_f("PDFA-XMP-ABOUT", "an XMP rdf:Description has no rdf:about (ISO 19005 6.6.2.1)",
+                      "Une rdf:Description du XMP n'a pas d'attribut rdf:about (ISO 19005 6.6.2.1)"))
     level = re.search(r"fx:ConformanceLevel(?:>|=\")\s*([A-Z0-9 ]+)", xmp)
     if expected_profile and level:
         want = {"minimum": "MINIMUM", "basicwl": "BASIC WL", "basic": "BASIC", "en16931": "EN 16931",

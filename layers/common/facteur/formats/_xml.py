@@ -64,3 +64,12 @@ def d102(value: date | None) -> str | None:
 
 def to_bytes(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def payment_terms_text(text: str | None) -> str | None:
+    """BT-20 as written: structured early-payment lines (`#SKONTO#TAGE=7#PROZENT=2.00#`, the
+    XRechnung convention, BR-DE-18) each end with a line break, the last one included; the
+    canonical model trims surrounding whitespace, so the final one is put back here."""
+    if text and "#SKONTO#" in text and not text.endswith("\n"):
+        return text + "\n"
+    return text

@@ -5,12 +5,13 @@ order; the BT ids in comments are the EN 16931 semantic terms each element carri
 from __future__ import annotations
 
 import base64
+import re
 from functools import cache
 
 from lxml import etree
 
 from ..model.invoice import AllowanceCharge, Invoice, Line, Party
-from ._xml import Builder, d102, money, num, to_bytes
+from ._xml import Builder, d102, money, num, payment_terms_text, to_bytes
 
 NSMAP = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -56,6 +57,7 @@ def _party(parent, tag: str, p: Party | None, *, with_tax: bool = True) -> None:
     for c in p.contacts[:1]:  # BG-6 / BG-9 (one contact in the EN 16931 profile)
         ce = B.el(e, "ram:DefinedTradeContact")
         B.leaf(ce, "ram:PersonName", c.name)
+        B.leaf(ce, "ram:DepartmentName", c.department)
         if c.phone:
             B.leaf(B.el(ce, "ram:TelephoneUniversalCommunication"), "ram:CompleteNumber", c.phone)
         if c.email:
@@ -79,6 +81,22 @@ def _party(parent, tag: str, p: Party | None, *, with_tax: bool = True) -> None:
             B.leaf(B.el(e, "ram:SpecifiedTaxRegistration"), "ram:ID", p.tax_registration_id, schemeID="FC")
 
 
+def _as_party(data: dict) -> Party | None:
+    try:
+        return Party.model_validate(data)
+    except ValueError:
+        return None
+
+
+def _ext_party(inv: Invoice, key: str, profile: str) -> Party | None:
+    """The EXTENDED parties (buyer agent, payer, sales agent, invoicee, invoicer: EXT-FR-FE-BG-01..05),
+    kept verbatim in the invoice's extensions; written in EXTENDED only (the other profiles have none)."""
+    data = inv.extensions.get(key)
+    if profile != "extended" or not isinstance(data, dict):
+        return None
+    return _as_party(data)
+
+
 def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_level: bool) -> None:
     e = B.el(parent, "ram:SpecifiedTradeAllowanceCharge")
     B.leaf(B.el(e, "ram:ChargeIndicator"), "udt:Indicator", "true" if charge else "false")
@@ -94,13 +112,14 @@ def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_lev
         B.leaf(t, "ram:RateApplicablePercent", num(ac.vat_rate))
 
 
-def _line(parent, line: Line, *, one_note: bool = False) -> None:
+def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False) -> None:
     li = B.el(parent, "ram:IncludedSupplyChainTradeLineItem")
     doc = B.el(li, "ram:AssociatedDocumentLineDocument")
     B.leaf(doc, "ram:LineID", line.id)  # BT-126
     notes = line.notes
-    if one_note and len(notes) > 1:  # BT-127 occurs once below EXTENDED: joined, none dropped
-        notes = [type(notes[0]).model_validate({"BT-127": "\n".join(n.text for n in notes)})]
+    if one_note:  # BT-127 occurs once below EXTENDED, with a text: joined, none dropped
+        texts = [n.text for n in notes if n.text]
+        notes = [type(notes[0]).model_validate({"BT-127": "\n".join(texts)})] if len(texts) > 1 else [n for n in notes if n.text]
     for n in notes:
         ne = B.el(doc, "ram:IncludedNote")
         B.leaf(ne, "ram:Content", n.text)
@@ -122,8 +141,11 @@ def _line(parent, line: Line, *, one_note: bool = False) -> None:
         B.leaf(B.el(prod, "ram:OriginTradeCountry"), "ram:ID", line.origin_country)
 
     agr = B.el(li, "ram:SpecifiedLineTradeAgreement")
-    if line.order_line_ref:  # BT-132
-        B.leaf(B.el(agr, "ram:BuyerOrderReferencedDocument"), "ram:LineID", line.order_line_ref)
+    ext = line.extensions if extended else {}
+    if line.order_line_ref or ext.get("EXT-FR-FE-135"):  # BT-132 (and, in EXTENDED, the line's own order)
+        ref = B.el(agr, "ram:BuyerOrderReferencedDocument")
+        B.leaf(ref, "ram:IssuerAssignedID", ext.get("EXT-FR-FE-135"))
+        B.leaf(ref, "ram:LineID", line.order_line_ref)
     if line.gross_price is not None or line.price_discounts:  # BT-148 / BT-147
         gp = B.el(agr, "ram:GrossPriceProductTradePrice")
         B.leaf(gp, "ram:ChargeAmount", num(line.gross_price if line.gross_price is not None else line.net_price))
@@ -140,6 +162,12 @@ def _line(parent, line: Line, *, one_note: bool = False) -> None:
 
     dl = B.el(li, "ram:SpecifiedLineTradeDelivery")
     B.leaf(dl, "ram:BilledQuantity", num(line.quantity), unitCode=line.unit)  # BT-129 / BT-130
+    if isinstance(ext.get("EXT-FR-FE-BG-10"), dict):  # EXTENDED: the line's own deliver-to party
+        _party(dl, "ram:ShipToTradeParty", _as_party(ext["EXT-FR-FE-BG-10"]), with_tax=False)
+    if ext.get("EXT-FR-FE-140"):  # EXTENDED: the line's despatch advice
+        ref = B.el(dl, "ram:DespatchAdviceReferencedDocument")
+        B.leaf(ref, "ram:IssuerAssignedID", ext.get("EXT-FR-FE-140"))
+        B.leaf(ref, "ram:LineID", ext.get("EXT-FR-FE-141"))
 
     st = B.el(li, "ram:SpecifiedLineTradeSettlement")
     tax = B.el(st, "ram:ApplicableTradeTax")
@@ -155,6 +183,12 @@ def _line(parent, line: Line, *, one_note: bool = False) -> None:
     for ac in line.charges:
         _allowance_charge(st, ac, charge=True, document_level=False)
     B.leaf(B.el(st, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", money(line.net_amount))
+    if ext.get("EXT-FR-FE-136"):  # EXTENDED: the invoice (line) this line refers to
+        ref = B.el(st, "ram:InvoiceReferencedDocument")
+        B.leaf(ref, "ram:IssuerAssignedID", ext.get("EXT-FR-FE-136"))
+        B.leaf(ref, "ram:LineID", ext.get("EXT-FR-FE-139"))
+        B.leaf(ref, "ram:TypeCode", ext.get("EXT-FR-FE-137"))
+        _date(ref, "ram:FormattedIssueDateTime", ext.get("EXT-FR-FE-138"), qualified=True)
     _object_refs(st, line.object_id)  # BT-128
     if line.accounting_ref:  # BT-133
         B.leaf(B.el(st, "ram:ReceivableSpecifiedTradeAccountingAccount"), "ram:ID", line.accounting_ref)
@@ -183,14 +217,21 @@ def _classifications(line: Line):
 TAX_POINT_CODE = {"invoice": "5", "delivery": "29", "payment": "72"}
 
 
-def write(inv: Invoice, *, profile: str | None = None) -> bytes:
-    """The CII D16B XML of `inv` for a Factur-X profile (default: the one BT-24 implies)."""
+def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False) -> bytes:
+    """The CII D16B XML of `inv` for a Factur-X profile (default: the one BT-24 implies).
+    `standalone`: a CII that travels on its own, not in a Factur-X: an EN 16931 invoice keeps its
+    own specification identifier (XRechnung...) and is not cut down to the Factur-X profile."""
     profile = profile or inv.profile
+    standalone = standalone and profile == "en16931"
+    # A standalone CII keeps the CIUS it claims (XRechnung...); a Factur-X / ZUGFeRD 2 profile URN,
+    # malformed or not, becomes the proper one of its profile.
+    own = standalone and not re.search(r"factur-x|zugferd", inv.specification, re.IGNORECASE)
+    guideline = inv.specification if own else PROFILE_URN.get(profile, inv.specification)
     root = B.root("rsm:CrossIndustryInvoice")
     ctx = B.el(root, "rsm:ExchangedDocumentContext")
     if inv.process_type:  # BT-23
         B.leaf(B.el(ctx, "ram:BusinessProcessSpecifiedDocumentContextParameter"), "ram:ID", inv.process_type)
-    B.leaf(B.el(ctx, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", PROFILE_URN.get(profile, inv.specification))
+    B.leaf(B.el(ctx, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", guideline)
 
     doc = B.el(root, "rsm:ExchangedDocument")
     B.leaf(doc, "ram:ID", inv.number)  # BT-1
@@ -204,12 +245,13 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     tx = B.el(root, "rsm:SupplyChainTradeTransaction")
     if profile not in ("minimum", "basicwl"):
         for line in inv.lines:
-            _line(tx, line, one_note=profile != "extended")
+            _line(tx, line, one_note=profile != "extended", extended=profile == "extended")
 
     agr = B.el(tx, "ram:ApplicableHeaderTradeAgreement")
     B.leaf(agr, "ram:BuyerReference", inv.buyer_reference)  # BT-10
     _party(agr, "ram:SellerTradeParty", inv.seller)
     _party(agr, "ram:BuyerTradeParty", inv.buyer)
+    _party(agr, "ram:SalesAgentTradeParty", _ext_party(inv, "EXT-FR-FE-BG-03", profile), with_tax=False)
     _party(agr, "ram:SellerTaxRepresentativeTradeParty", inv.tax_representative)
     if inv.sales_order_reference:  # BT-14
         B.leaf(B.el(agr, "ram:SellerOrderReferencedDocument"), "ram:IssuerAssignedID", inv.sales_order_reference)
@@ -231,6 +273,7 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         B.leaf(ref, "ram:IssuerAssignedID", tender)
         B.leaf(ref, "ram:TypeCode", "50")
     _object_refs(agr, inv.invoiced_object)  # BT-18
+    _party(agr, "ram:BuyerAgentTradeParty", _ext_party(inv, "EXT-FR-FE-BG-01", profile), with_tax=False)
     if inv.project_reference:  # BT-11
         proj = B.el(agr, "ram:SpecifiedProcuringProject")
         B.leaf(proj, "ram:ID", inv.project_reference)
@@ -252,7 +295,10 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     # BT-6 only when it differs from BT-5 (the CII binding of BR-53 forbids them equal)
     B.leaf(st, "ram:TaxCurrencyCode", inv.tax_currency if inv.tax_currency != inv.currency else None)
     B.leaf(st, "ram:InvoiceCurrencyCode", inv.currency)  # BT-5
+    _party(st, "ram:InvoicerTradeParty", _ext_party(inv, "EXT-FR-FE-BG-05", profile), with_tax=False)
+    _party(st, "ram:InvoiceeTradeParty", _ext_party(inv, "EXT-FR-FE-BG-04", profile), with_tax=False)
     _party(st, "ram:PayeeTradeParty", inv.payee, with_tax=False)  # BG-10
+    _party(st, "ram:PayerTradeParty", _ext_party(inv, "EXT-FR-FE-BG-02", profile), with_tax=False)
     means: list[dict[str, str | None]] = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-84": inv.payment_account_id,
               "BT-85": inv.payment_account_name, "BT-86": inv.payment_service_provider}]
     means += [dict(t) for t in inv.additional_credit_transfers]
@@ -294,9 +340,25 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
         _allowance_charge(st, ac, charge=False, document_level=True)
     for ac in inv.charges:  # BG-21
         _allowance_charge(st, ac, charge=True, document_level=True)
-    if inv.payment_terms or inv.due_date or inv.mandate_reference:
+    if profile == "extended" and inv.payment_terms_detail:  # every term, with its discount and penalty
+        for i, pt in enumerate(inv.payment_terms_detail):
+            terms = B.el(st, "ram:SpecifiedTradePaymentTerms")
+            B.leaf(terms, "ram:Description", payment_terms_text(pt.description))
+            _date(terms, "ram:DueDateDateTime", pt.due_date)
+            B.leaf(terms, "ram:DirectDebitMandateID", inv.mandate_reference if i == 0 else None)  # BT-89
+            B.leaf(terms, "ram:PartialPaymentAmount", money(pt.partial_amount))
+            for tag, amount_tag, adj in (("ram:ApplicableTradePaymentPenaltyTerms", "ram:ActualPenaltyAmount", pt.penalty),
+                                         ("ram:ApplicableTradePaymentDiscountTerms", "ram:ActualDiscountAmount", pt.discount)):
+                if adj is not None:
+                    a = B.el(terms, tag)
+                    _date(a, "ram:BasisDateTime", adj.basis_date)
+                    B.leaf(a, "ram:BasisPeriodMeasure", num(adj.period), unitCode=adj.period_unit)
+                    B.leaf(a, "ram:BasisAmount", money(adj.basis_amount))
+                    B.leaf(a, "ram:CalculationPercent", num(adj.percent))
+                    B.leaf(a, amount_tag, money(adj.amount))
+    elif inv.payment_terms or inv.due_date or inv.mandate_reference:
         terms = B.el(st, "ram:SpecifiedTradePaymentTerms")
-        B.leaf(terms, "ram:Description", inv.payment_terms)  # BT-20
+        B.leaf(terms, "ram:Description", payment_terms_text(inv.payment_terms))  # BT-20
         _date(terms, "ram:DueDateDateTime", inv.due_date)  # BT-9
         B.leaf(terms, "ram:DirectDebitMandateID", inv.mandate_reference)  # BT-89
     tot = B.el(st, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
@@ -315,10 +377,13 @@ def write(inv: Invoice, *, profile: str | None = None) -> bytes:
     for prec in inv.preceding_invoices:  # BG-3
         ref = B.el(st, "ram:InvoiceReferencedDocument")
         B.leaf(ref, "ram:IssuerAssignedID", prec.number)
+        B.leaf(ref, "ram:TypeCode", prec.type_code if profile == "extended" else None)  # EXT-FR-FE-02
         _date(ref, "ram:FormattedIssueDateTime", prec.issue_date, qualified=True)
     if inv.buyer_accounting_reference:  # BT-19
         B.leaf(B.el(st, "ram:ReceivableSpecifiedTradeAccountingAccount"), "ram:ID", inv.buyer_accounting_reference)
-    if profile != "extended":  # EN 16931 and the lower profiles restrict CII D16B: say no more than they allow
+    if standalone:  # what the CII D16B schema cannot hold (a second BG-3...) is left out; the loss report lists it
+        prune_to_profile(root, "d16b")
+    elif profile != "extended":  # the Factur-X profiles restrict CII D16B: say no more than they allow
         prune_to_profile(root, profile)
     return to_bytes(root)
 
@@ -345,6 +410,8 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
                 walk(child, spec[0])
 
     walk(root, allowed["__root__"])
+    if profile == "d16b":
+        return root
     # What the schematrons forbid in context although the shared XSD type allows it:
     # the payee (BG-10) has ids, a name and a legal id only; in MINIMUM, so has the buyer.
     ram = NSMAP["ram"]
@@ -352,6 +419,10 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
                                       "URIUniversalCommunication", "Description")}
     if profile == "minimum":
         restricted["BuyerTradeParty"] = ("PostalTradeAddress", "SpecifiedTaxRegistration")
+    else:  # EN 16931 has no buyer tax registration (FC) besides the VAT id (BT-48): Factur-X allows VA only
+        for reg in list(root.iterfind(f".//{{{ram}}}BuyerTradeParty/{{{ram}}}SpecifiedTaxRegistration")):
+            if reg.find(f"{{{ram}}}ID") is not None and reg.find(f"{{{ram}}}ID").get("schemeID") != "VA":
+                reg.getparent().remove(reg)
     for party, tags in restricted.items():
         for el in root.iter(f"{{{ram}}}{party}"):
             for tag in tags:
@@ -365,9 +436,9 @@ def _profile_types(profile: str) -> dict:
     """{type qname: {child element qname: (child type qname, maxOccurs)}} from the profile's XSD files."""
     import os
 
-    from ..controls.official import XSD, _facturx_dir
+    from ..controls.official import RULE_SETS
 
-    folder = os.path.dirname(os.path.join(_facturx_dir(), XSD[profile]))
+    folder = os.path.dirname(RULE_SETS["cii-d16b-xsd" if profile == "d16b" else f"facturx-{profile}-xsd"].file)
     xs = "http://www.w3.org/2001/XMLSchema"
     types: dict = {}
     for name in os.listdir(folder):

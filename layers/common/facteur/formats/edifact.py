@@ -43,8 +43,18 @@ def _gln(p: Party | None) -> str | None:
 
 
 def _chunks(text: str, size: int = 70, count: int = 5) -> list[str]:
-    text = " ".join(text.split())
-    return [text[i:i + size] for i in range(0, min(len(text), size * count), size)] or [""]
+    """Free text in at most `count` components of `size`, cut between words (a reader joins the
+    components with a space); what does not fit is left out, and the loss report says so."""
+    out: list[str] = []
+    for word in text.split():
+        while len(word) > size:  # a word longer than a component: cut hard
+            out.append(word[:size])
+            word = word[size:]
+        if out and len(out[-1]) + 1 + len(word) <= size:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out[:count] or [""]
 
 
 def write(inv: Invoice, *, control_reference: str | None = None, now: datetime | None = None) -> bytes:

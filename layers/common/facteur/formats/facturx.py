@@ -13,6 +13,31 @@ from .render import add_output_intent, render_pdf
 logging.getLogger("factur-x").setLevel(logging.CRITICAL)
 
 
+def _xmp_with_rdf_about(make):
+    """ISO 19005 6.6.2.1 (PDF/A XMP): every rdf:Description carries rdf:about (empty: this document).
+    The factur-x package (7.8) writes them without it; its XMP is adjusted as it is made."""
+    import functools
+    import re
+
+    @functools.wraps(make)
+    def wrapper(*args, **kwargs):
+        xmp = make(*args, **kwargs)
+        return re.sub(rb"<rdf:Description(?![^>]*rdf:about)", b'<rdf:Description rdf:about=""', xmp)
+
+    wrapper.__wrapped_for_rdf_about__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _patch_xmp() -> None:
+    import facturx.facturx as fx
+
+    if not getattr(fx.generate_xmp_bytes, "__wrapped_for_rdf_about__", False):
+        fx.generate_xmp_bytes = _xmp_with_rdf_about(fx.generate_xmp_bytes)
+
+
+_patch_xmp()
+
+
 def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = None, lang: str = "fr",
              xml: bytes | None = None, notes: list[str] | None = None,
              supplements: dict[str, bytes] | None = None) -> bytes:

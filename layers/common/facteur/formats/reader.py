@@ -1,7 +1,7 @@
 """Read any supported input into the canonical invoice, or reject it with a precise reason.
 
 Supported now: CII D16B (all Factur-X profiles), UBL 2.1 invoice and credit note, Factur-X /
-ZUGFeRD 2.x PDFs (embedded XML), and our JSON. Everything else is a `RejectedInput` whose
+ZUGFeRD 2.x PDFs (embedded XML), legacy ZUGFeRD 1.0 (XML or PDF), EDIFACT INVOIC and our JSON. Everything else is a `RejectedInput` whose
 message says exactly why, so that the pipeline records a rejection and keeps the original."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from lxml import etree
 from pydantic import ValidationError
 
 from ..errors import RejectedInput
@@ -53,9 +54,14 @@ def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024
 def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None = None) -> ReadResult:
     root = xmlsafe.parse(data, what="the XML")
     kind = xml_kind(root)
-    if kind is Kind.ZUGFERD1:
-        raise RejectedInput("legacy ZUGFeRD 1.0 XML (CrossIndustryDocument) is not supported; "
-                            "ask the supplier for ZUGFeRD 2.x / Factur-X", code="zugferd1")
+    if kind is Kind.ZUGFERD1:  # legacy ZUGFeRD 1.0: read as the CII D16B it became
+        from .zugferd1 import to_cii
+
+        derived: list[str] = []
+        read = _read_xml(to_cii(root, derived), container=container, pdf=pdf)
+        read.syntax, read.xml = Kind.ZUGFERD1, data
+        read.warnings += ["legacy ZUGFeRD 1.0 (CrossIndustryDocument) read as its CII D16B equivalent", *derived]
+        return read
     if kind is Kind.ORDERX:
         raise RejectedInput("this is an Order-X purchase order, not an invoice", code="not_an_invoice")
     if kind not in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
@@ -66,6 +72,8 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
                             code="not_an_invoice")
     from facturx.parse_xml import parse_ubl_cii_xml
 
+    if kind is Kind.CII:
+        _cii_dates_valid(root)
     if kind in (Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
         data_for_parser = _ubl_normalised(root, data)
     else:
@@ -76,8 +84,10 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
         raise RejectedInput(f"the {kind.value} XML cannot be read: {_first_line(exc)}", code="unreadable_xml") from exc
     if kind is Kind.CII:
         _cii_logistics_charges(root, data_dict)
+        _cii_payment_terms(root, data_dict)
     else:
         _ubl_seller_tax_registration(root, data_dict)
+    _party_identifiers(root, kind, data_dict)
     try:
         invoice = Invoice.model_validate(data_dict)
     except ValidationError as exc:
@@ -112,6 +122,86 @@ def _cii_logistics_charges(root, data: dict) -> None:
         if not isinstance(data["BG-21"], list):
             data["BG-21"] = [data["BG-21"]]
         data["BG-21"].append({k: v.strip() for k, v in charge.items() if v})
+
+
+_CII_PARTIES = {"BG-4": "ApplicableHeaderTradeAgreement/{*}SellerTradeParty",
+                "BG-7": "ApplicableHeaderTradeAgreement/{*}BuyerTradeParty",
+                "BG-10": "ApplicableHeaderTradeSettlement/{*}PayeeTradeParty",
+                "BG-13": "ApplicableHeaderTradeDelivery/{*}ShipToTradeParty"}
+_UBL_PARTIES = {"BG-4": "{*}AccountingSupplierParty/{*}Party/{*}PartyIdentification/{*}ID",
+                "BG-7": "{*}AccountingCustomerParty/{*}Party/{*}PartyIdentification/{*}ID",
+                "BG-10": "{*}PayeeParty/{*}PartyIdentification/{*}ID"}
+
+
+def _party_identifiers(root, kind: Kind, data: dict) -> None:
+    """BT-29 / BT-46 / BT-60 / BT-71 as the list they are: the factur-x parser keys them by scheme,
+    so two identifiers of the same scheme (or of none) would collapse into the last one."""
+    for group in ("BG-4", "BG-7", "BG-10", "BG-13"):
+        if kind is Kind.CII:
+            party = root.find(f"./{{*}}SupplyChainTradeTransaction/{{*}}{_CII_PARTIES[group]}")
+            found = [] if party is None else [el for el in party if isinstance(el.tag, str) and etree.QName(el).localname in ("ID", "GlobalID")]
+        elif group in _UBL_PARTIES:
+            found = root.findall(f"./{_UBL_PARTIES[group]}")
+        else:
+            continue
+        ids = [{"id": el.text.strip(), "scheme": el.get("schemeID") or None} for el in found if el.text and el.text.strip()]
+        if len(ids) > 1 and isinstance(data.get(group), dict):
+            data[group] = {**data[group], "identifiers": ids}
+
+
+def _cii_payment_terms(root, data: dict) -> None:
+    """Every SpecifiedTradePaymentTerms with its discount and penalty terms (EXTENDED), which the
+    factur-x parser flattens into BT-9 / BT-20 lists or skips: kept whole in payment_terms_detail."""
+    ram = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+    terms = root.findall(f"./{{*}}SupplyChainTradeTransaction/{{*}}ApplicableHeaderTradeSettlement/{{{ram}}}SpecifiedTradePaymentTerms")
+
+    def text(el, path):
+        found = el.find(path)
+        return found.text.strip() if found is not None and found.text and found.text.strip() else None
+
+    def adjustment(el, tag, amount_tag):
+        adj = el.find(f"{{{ram}}}{tag}")
+        if adj is None:
+            return None
+        period = adj.find(f"{{{ram}}}BasisPeriodMeasure")
+        out = {"basis_date": _date_102(text(adj, f"{{{ram}}}BasisDateTime/{{*}}DateTimeString")),
+               "period": period.text.strip() if period is not None and period.text else None,
+               "period_unit": period.get("unitCode") if period is not None else None,
+               "basis_amount": text(adj, f"{{{ram}}}BasisAmount"), "percent": text(adj, f"{{{ram}}}CalculationPercent"),
+               "amount": text(adj, f"{{{ram}}}{amount_tag}")}
+        return {k: v for k, v in out.items() if v is not None} or None
+
+    detail = []
+    for t in terms:
+        item = {"BT-20": text(t, f"{{{ram}}}Description"), "BT-9": _date_102(text(t, f"{{{ram}}}DueDateDateTime/{{*}}DateTimeString")),
+                "partial_amount": text(t, f"{{{ram}}}PartialPaymentAmount"),
+                "discount": adjustment(t, "ApplicableTradePaymentDiscountTerms", "ActualDiscountAmount"),
+                "penalty": adjustment(t, "ApplicableTradePaymentPenaltyTerms", "ActualPenaltyAmount")}
+        detail.append({k: v for k, v in item.items() if v is not None})
+    if len(detail) > 1 or any(("discount" in d or "penalty" in d or "partial_amount" in d) for d in detail):
+        data["payment_terms_detail"] = detail
+
+
+def _cii_dates_valid(root) -> None:
+    """Every format-102 date is a real day: otherwise a precise reason, not a parser's traceback."""
+    from datetime import datetime
+
+    for ds in root.iter("{*}DateTimeString"):
+        if ds.get("format") == "102":
+            value = (ds.text or "").strip()
+            try:
+                datetime.strptime(value, "%Y%m%d")
+            except ValueError:
+                where = "/".join(etree.QName(a).localname for a in reversed(list(ds.iterancestors())[:3]))
+                raise RejectedInput(f"invalid date {value!r} (format 102, YYYYMMDD) in {where}", code="invalid_date") from None
+
+
+def _date_102(value: str | None):
+    from datetime import date
+
+    if not value or len(value) != 8 or not value.isdigit():
+        return None
+    return date(int(value[:4]), int(value[4:6]), int(value[6:]))
 
 
 def _ubl_normalised(root, data: bytes) -> bytes:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from lxml import etree
 
 from ..model.invoice import AllowanceCharge, Invoice, Line, Party
-from ._xml import Builder, money, num, to_bytes
+from ._xml import Builder, money, num, payment_terms_text, to_bytes
 from .cii import _classifications
 
 NS_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -72,7 +72,7 @@ def _party(B: Builder, parent, tag: str, p: Party | None, *, creditor_id: str | 
     B.leaf(le, "cbc:CompanyLegalForm", p.legal_info)  # BT-33
     for c in p.contacts[:1]:
         ce = B.el(e, "cac:Contact")
-        B.leaf(ce, "cbc:Name", c.name)
+        B.leaf(ce, "cbc:Name", c.name or c.department)  # one name in UBL: the person, else the department
         B.leaf(ce, "cbc:Telephone", c.phone)
         B.leaf(ce, "cbc:ElectronicMail", c.email)
 
@@ -96,8 +96,9 @@ def _line(B: Builder, parent, line: Line, inv: Invoice, credit: bool) -> None:
     cur = inv.currency
     li = B.el(parent, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
     B.leaf(li, "cbc:ID", line.id)  # BT-126
-    if line.notes:  # BT-127: one note in UBL (UBL-SR-34); several are joined, none dropped
-        B.leaf(li, "cbc:Note", "\n".join(n.text for n in line.notes))
+    texts = [n.text for n in line.notes if n.text]
+    if texts:  # BT-127: one note in UBL (UBL-SR-34); several are joined, none dropped
+        B.leaf(li, "cbc:Note", "\n".join(texts))
     B.leaf(li, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", num(line.quantity), unitCode=line.unit)
     B.leaf(li, "cbc:LineExtensionAmount", money(line.net_amount), currencyID=cur)  # BT-131
     B.leaf(li, "cbc:AccountingCost", line.accounting_ref)  # BT-133
@@ -269,7 +270,7 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
             if inv.debited_account:
                 B.leaf(B.el(md, "cac:PayerFinancialAccount"), "cbc:ID", inv.debited_account)
     if inv.payment_terms:  # BT-20
-        B.leaf(B.el(root, "cac:PaymentTerms"), "cbc:Note", inv.payment_terms)
+        B.leaf(B.el(root, "cac:PaymentTerms"), "cbc:Note", payment_terms_text(inv.payment_terms))
     for ac in inv.allowances:  # BG-20
         _allowance_charge(B, root, ac, charge=False, currency=cur, document_level=True)
     for ac in inv.charges:  # BG-21

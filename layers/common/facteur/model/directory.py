@@ -82,6 +82,8 @@ class Customer(_M):
     expectations: Expectations = Field(default_factory=Expectations)
     milestones: Milestones = Field(default_factory=Milestones)
     public_sector: bool = False
+    lossless: bool = Field(False, description="Hold an invoice whose conversion to one of `formats` would not carry "
+                                              "every field (the loss report says which), instead of sending it")
 
 
 class PdfTemplate(_M):

@@ -35,10 +35,23 @@ class Identifier(_Model):
 class Contact(_Model):
     """BG-6 / BG-9 contact."""
 
-    name: str | None = Field(None, alias="name", description="BT-41/BT-56 contact point")
+    name: str | None = Field(None, alias="name", description="BT-41/BT-56 contact point (a person)")
+    department: str | None = Field(None, alias="department", description="BT-41/BT-56 contact point: the department "
+                                   "(CII DepartmentName, beside or instead of the person)")
     phone: str | None = Field(None, alias="phone", description="BT-42/BT-57 telephone")
     email: str | None = Field(None, alias="email", description="BT-43/BT-58 e-mail address")
     type_code: str | None = Field(None, alias="type_code", description="EXT-FR contact type code")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _person_and_department(cls, data: Any) -> Any:
+        # The factur-x parser gives [PersonName, DepartmentName] when a CII contact has both.
+        if isinstance(data, dict) and isinstance(data.get("name"), list):
+            names = [n for n in data["name"] if n]
+            data = {**data, "name": names[0] if names else None}
+            if len(names) > 1 and not data.get("department"):
+                data["department"] = names[1]
+        return data
 
 
 class Party(_Model):
@@ -121,6 +134,11 @@ class AllowanceCharge(_Model):
     vat_exemption_code: str | None = Field(None, alias="vat_exemption_code", description="EXT-FR exemption code")
     non_vat_tax_code: str | None = Field(None, alias="non_vat_tax_code", description="EXT-FR non-VAT tax code")
 
+    @field_validator("vat_exemption_code")
+    @classmethod
+    def _vatex_upper(cls, v: str | None) -> str | None:
+        return _vatex(v)
+
 
 class VatBreakdown(_Model):
     """BG-23 VAT breakdown."""
@@ -131,6 +149,11 @@ class VatBreakdown(_Model):
     rate: Decimal | None = Field(None, alias="BT-119", description="BT-119 VAT category rate")
     exemption_reason: str | None = Field(None, alias="BT-120", description="BT-120 exemption reason text")
     exemption_code: str | None = Field(None, alias="BT-121", description="BT-121 exemption reason code (VATEX)")
+
+    @field_validator("exemption_code")
+    @classmethod
+    def _vatex_upper(cls, v: str | None) -> str | None:
+        return _vatex(v)
 
 
 class Attachment(_Model):
@@ -144,9 +167,32 @@ class Attachment(_Model):
     filename: str | None = Field(None, alias="BT-125-2", description="BT-125-2 filename")
 
 
+class TermsAdjustment(_Model):
+    """An early-payment discount or a late-payment penalty of a payment term (CII EXTENDED
+    ApplicableTradePaymentDiscountTerms / ApplicableTradePaymentPenaltyTerms)."""
+
+    basis_date: date | None = Field(None, alias="basis_date", description="BasisDateTime")
+    period: Decimal | None = Field(None, alias="period", description="BasisPeriodMeasure (e.g. 14)")
+    period_unit: str | None = Field(None, alias="period_unit", description="its unit (DAY, WEE, MON: UN/ECE Rec 20)")
+    basis_amount: Decimal | None = Field(None, alias="basis_amount", description="BasisAmount")
+    percent: Decimal | None = Field(None, alias="percent", description="CalculationPercent")
+    amount: Decimal | None = Field(None, alias="amount", description="ActualDiscountAmount / ActualPenaltyAmount")
+
+
+class PaymentTerm(_Model):
+    """One payment term (CII EXTENDED repeats SpecifiedTradePaymentTerms: a due date with an
+    early-payment discount, another without...). BT-9 / BT-20 summarise them for EN 16931."""
+
+    description: str | None = Field(None, alias="BT-20", description="BT-20 text of this term")
+    due_date: date | None = Field(None, alias="BT-9", description="BT-9 due date of this term")
+    partial_amount: Decimal | None = Field(None, alias="partial_amount", description="PartialPaymentAmount")
+    discount: TermsAdjustment | None = Field(None, alias="discount", description="early-payment discount")
+    penalty: TermsAdjustment | None = Field(None, alias="penalty", description="late-payment penalty")
+
+
 class LineNote(_Model):
     subject: str | None = Field(None, alias="EXT-FR-FE-183", description="EXT-FR-FE-183 line note subject")
-    text: str = Field(..., alias="BT-127", description="BT-127 invoice line note")
+    text: str | None = Field(None, alias="BT-127", description="BT-127 invoice line note (EXTENDED: a note may be a subject code only)")
 
 
 class PriceDiscount(_Model):
@@ -243,6 +289,9 @@ class Invoice(_Model):
     invoiced_object: dict[str, Any] | None = Field(None, alias="BT-18", description="BT-18 invoiced object identifier")
     buyer_accounting_reference: str | None = Field(None, alias="BT-19", description="BT-19 buyer accounting reference")
     payment_terms: str | None = Field(None, alias="BT-20", description="BT-20 payment terms")
+    payment_terms_detail: list[PaymentTerm] = Field(
+        default_factory=list, alias="payment_terms_detail",
+        description="EXTENDED: every payment term with its due date, discount and penalty (BT-9/BT-20 summarise them)")
     notes: list[Note] = Field(default_factory=list, alias="BG-1", description="BG-1 invoice notes")
     process_type: str | None = Field(None, alias="BT-23", description="BT-23 business process type (French invoicing mode)")
     specification: str = Field("urn:cen.eu:en16931:2017", alias="BT-24", description="BT-24 specification identifier")
@@ -308,6 +357,18 @@ class Invoice(_Model):
             for k in keys:
                 data[k] = unique[0].get(k)
             data["BG-17-extra"] = list(data.get("BG-17-extra") or []) + unique[1:]
+        # Several payment terms (EXTENDED): each kept in payment_terms_detail; BT-9 is the last due
+        # date (the one for the full amount), BT-20 their texts, one per line.
+        if isinstance(data.get("BT-9"), list) or isinstance(data.get("BT-20"), list):
+            dues = data.get("BT-9") if isinstance(data.get("BT-9"), list) else [data.get("BT-9")]
+            texts = data.get("BT-20") if isinstance(data.get("BT-20"), list) else [data.get("BT-20")]
+            if not data.get("payment_terms_detail"):
+                n = max(len(dues), len(texts))
+                data["payment_terms_detail"] = [{"BT-20": texts[i] if i < len(texts) else None, "BT-9": dues[i] if i < len(dues) else None}
+                                                for i in range(n)]
+            real_dues = [d for d in dues if d]
+            data["BT-9"] = max(real_dues) if real_dues else None
+            data["BT-20"] = "\n".join(str(t).strip() for t in texts if t) or None
         if isinstance(data.get("BT-8"), str) and data["BT-8"] in ("5", "29", "72", "3", "35", "432"):
             data["BT-8"] = {"5": "invoice", "3": "invoice", "29": "delivery", "35": "delivery",
                             "72": "payment", "432": "payment"}[data["BT-8"]]
@@ -349,6 +410,12 @@ class Invoice(_Model):
             if key in spec:
                 return profile
         return "en16931"
+
+
+def _vatex(code: str | None) -> str | None:
+    """VATEX codes are case-insensitive (CEF code list); the canonical form is the list's upper case
+    (`vatex-eu-132-1a` -> `VATEX-EU-132-1A`), which every syntax's code list accepts."""
+    return code.upper() if code and code.lower().startswith("vatex-") else code
 
 
 def _str_keys(d: dict) -> dict:

@@ -9,16 +9,19 @@ from typing import Any
 from .. import clock
 from ..context import Context
 from ..controls.customer import check_customer, check_seller
-from ..controls.findings import Finding
+from ..controls.document import check_read
+from ..controls.findings import Finding, Severity
 from ..controls.french import auto_complete, french_rules_apply
-from ..controls.official import check_xml
 from ..controls.pdfa import check_facturx_pdf
+from ..conversion import convert as convert_to
+from ..conversion import lost_in
 from ..delivery import links
 from ..delivery.email import build_message
 from ..errors import PermanentError
-from ..formats import cii, edifact, facturx, ubl
+from ..formats import cii, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
+from ..formats.unread import unread
 from ..model.directory import Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
@@ -27,8 +30,6 @@ from ..tracking.store import Event, InvoiceRecord, apply_event
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for, save_description
 from .milestones import Facts, plan_next
-
-PEPPOL_SCHEMES = {"0002", "0009", "0088", "0106", "0208", "0225", "9925", "9930", "9957"}
 
 
 def _load(ctx: Context, invoice_id: str) -> tuple[InvoiceRecord, Invoice]:
@@ -59,16 +60,20 @@ def check(ctx: Context, invoice_id: str) -> dict:
                                                  actor="facteur", detail={"auto_completed": added}),
                     mutate=lambda r: setattr(r, "canonical_key", key))
     fr = french_rules_apply(inv)
-    if read.syntax in (Kind.CII, Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE) and read.xml is not None and not added:
-        findings = check_xml(read.xml, read.syntax, inv.profile, fr=fr)
-    else:  # JSON, captured from a plain PDF or completed: check the CII we will send
-        findings = check_xml(cii.write(inv, profile=inv.profile), Kind.CII, inv.profile, fr=fr)
-    findings += check_seller(inv, supplier) + check_customer(inv, _customer(ctx, rec))
+    if added:  # completed: check the CII we will send
+        read.invoice, read.xml, read.syntax = inv, None, Kind.JSON
+    # The supplier's PDF container is not what leaves (Facteur sends its own Factur-X): its defects are warnings.
+    findings = check_read(read, fr=fr, container_blocking=False).findings
+    customer = _customer(ctx, rec)
+    not_read = unread(read.xml, read.syntax, inv) if read.xml is not None else []  # what Facteur could not take
+    findings += check_seller(inv, supplier) + check_customer(inv, customer) + _losses(inv, customer, not_read)
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
     detail: dict[str, Any] = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}
     if blocking:
         detail["rules"] = sorted({f.rule for f in blocking})
+    if not_read:
+        detail["not_read"] = not_read[:50]
     if blocking and _released(ctx, invoice_id):
         detail["released"] = True  # the supplier released it with a reason (on the timeline): it leaves
         blocking = []
@@ -80,6 +85,28 @@ def check(ctx: Context, invoice_id: str) -> dict:
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail),
                 mutate=verdict)
     return {"verdict": "held" if blocking else "ok", "blocking": len(blocking)}
+
+
+def _losses(inv: Invoice, customer: Customer | None, not_read: list[str]) -> list[Finding]:
+    """For a customer that requires lossless conversions: one blocking finding per input value
+    Facteur could not read and per field that a format it wants could not carry."""
+    if customer is None or not customer.lossless:
+        return []
+    out = [Finding(rule="LOSSLESS", severity=Severity.ERROR, source="customer", message=f"input {item}",
+                   message_fr=f"élément du fichier reçu non lu : {item}") for item in not_read]
+    for fmt in dict.fromkeys([OutputFormat.FACTURX, *customer.formats]):
+        if fmt is OutputFormat.FACTURX:
+            lost = lost_in(inv, cii.write(inv, profile=inv.profile), facturx_profile=inv.profile)
+        elif fmt is OutputFormat.UBL and inv.lines:
+            lost = lost_in(inv, ubl.write(inv))
+        elif fmt is OutputFormat.CII:
+            lost = lost_in(inv, cii.write(inv, standalone=True))
+        else:
+            continue
+        # BT-24 (the specification claimed) is a declaration, not data: each target declares its own
+        out += [Finding(rule="LOSSLESS", severity=Severity.ERROR, source="customer", message=f"{fmt.value} cannot carry {item}",
+                        message_fr=f"le format {fmt.value} ne peut pas porter {item}") for item in lost if not item.startswith("BT-24")]
+    return out
 
 
 def _released(ctx: Context, invoice_id: str) -> bool:
@@ -106,28 +133,27 @@ def convert(ctx: Context, invoice_id: str) -> dict:
     problems: list[Finding] = []
     notes: dict[str, Any] = {}
     profile = inv.profile  # the supplier's Factur-X profile is kept (MINIMUM to EXTENDED)
+    lost: dict[str, list[str]] = {}
     for fmt in dict.fromkeys([OutputFormat.FACTURX, *formats]):
         if fmt is OutputFormat.FACTURX:
-            xml = cii.write(inv, profile=profile)
-            problems += [f for f in check_xml(xml, Kind.CII, profile) if f.blocking]
-            pdf, pdf_notes = _facturx(inv, profile, xml, supplier_pdf, customer.language if customer else "fr")
+            pdf, pdf_notes, out = _facturx(inv, profile, supplier_pdf, customer.language if customer else "fr")
             notes.update(pdf_notes)
-            problems += check_facturx_pdf(pdf, expected_profile=profile)
             produced["facturx"] = ctx.documents.put(f"{base}.pdf", pdf, "application/pdf")
-        elif fmt is OutputFormat.UBL:
-            peppol = bool(inv.buyer.electronic_address_scheme in PEPPOL_SCHEMES)
-            xml = ubl.write(inv, peppol=peppol)
-            kind = Kind.UBL_CREDIT_NOTE if inv.is_credit_note else Kind.UBL_INVOICE
-            problems += [f for f in check_xml(xml, kind, "en16931") if f.blocking]
-            produced["ubl"] = ctx.documents.put(f"{base}.ubl.xml", xml, "application/xml")
-        elif fmt is OutputFormat.CII:
-            xml = cii.write(inv, profile=profile)
-            produced["cii"] = ctx.documents.put(f"{base}.cii.xml", xml, "application/xml")
-        elif fmt is OutputFormat.EDIFACT:
-            produced["edifact"] = ctx.documents.put(f"{base}.edi", edifact.write(inv, now=clock.now()),
-                                                    "application/EDIFACT")
-        else:  # CHORUS: the Factur-X above is what the Chorus Pro channel deposits (IN_DP_E2_CII_FACTURX)
+        elif fmt is OutputFormat.CHORUS:  # the Factur-X above is what the Chorus Pro channel deposits (IN_DP_E2_CII_FACTURX)
             logger.info("format served by its channel", extra={"invoice_id": invoice_id, "format": fmt.value})
+            continue
+        else:
+            out = convert_to(inv, fmt.value, profile=profile, fr=False, now=clock.now())
+            if out.notes:
+                notes[fmt.value] = out.notes
+            suffix, mime = {"ubl": (".ubl.xml", "application/xml"), "cii": (".cii.xml", "application/xml"),
+                            "edifact": (".edi", "application/EDIFACT")}[fmt.value]
+            produced[fmt.value] = ctx.documents.put(f"{base}{suffix}", out.data, mime)
+        problems += out.blocking
+        if out.lost:
+            lost[fmt.value] = out.lost
+    if lost:
+        notes["not_carried"] = lost  # the loss report, on the timeline
     if problems:
         rules = sorted({p.rule for p in problems})
         raise PermanentError(f"produced documents fail official rules: {', '.join(rules)}")
@@ -137,23 +163,23 @@ def convert(ctx: Context, invoice_id: str) -> dict:
     return {"formats": sorted(produced)}
 
 
-def _facturx(inv: Invoice, profile: str, xml: bytes, supplier_pdf: bytes | None, lang: str) -> tuple[bytes, dict]:
+def _facturx(inv: Invoice, profile: str, supplier_pdf: bytes | None, lang: str):
     """The Factur-X to send. From the supplier's PDF when it can be a PDF/A-3 (what PDF/A
     forbids is stripped and listed); when it cannot (fonts not embedded, very common with
     billing tools), rendered from the data with the supplier's PDF embedded beside it, so the
     invoice still leaves, conformant, and nothing the supplier sent is lost."""
-    if supplier_pdf is None:
-        return facturx.generate(inv, profile=profile, xml=xml, lang=lang), {}
     removed: list[str] = []
-    pdf = facturx.generate(inv, profile=profile, pdf=supplier_pdf, xml=xml, lang=lang, notes=removed)
+    out = convert_to(inv, "facturx", profile=profile, supplier_pdf=supplier_pdf, lang=lang, fr=False, pdf_notes=removed)
     notes: dict[str, Any] = {"removed_from_pdf": removed} if removed else {}
-    unfit = [f.rule for f in check_facturx_pdf(pdf, expected_profile=profile)]
-    if not unfit:
-        return pdf, notes
-    rendered = facturx.generate(inv, profile=profile, xml=xml, lang=lang,
+    unfit = [f.rule for f in out.blocking if f.source == "pdfa"]
+    if supplier_pdf is None or not unfit:
+        return out.data, notes, out
+    rendered = facturx.generate(inv, profile=profile, lang=lang,
                                 supplements={f"{_safe(inv.number)}-original.pdf": facturx.sanitised(supplier_pdf)})
+    out.data = rendered
+    out.checked.findings = [f for f in out.checked.findings if f.source != "pdfa"] + check_facturx_pdf(rendered, expected_profile=profile)
     notes["rerendered"] = {"why": sorted(set(unfit)), "supplier_pdf": "embedded as a supplement"}
-    return rendered, notes
+    return rendered, notes, out
 
 
 def _safe(text: str) -> str:
