@@ -85,6 +85,13 @@ def main() -> int:
         total_b += tb
         print(f"{n:>6} line{'s' if n > 1 else ' '} {tf * 1000:>11.1f} {tb * 1000:>9.1f} {tf / tb:>6.2f}")
 
+    from facteur.conversion import lost_in
+
+    inv = invoice(20)
+    ubl_bytes = ubl.write(inv)
+    t_loss = median_time(lambda: lost_in(inv, ubl_bytes))
+    print(f"loss report (read the output back, compare field by field), 20 lines: {t_loss * 1000:.1f} ms per output")
+
     print("handler import time (fresh interpreter, includes the layer):")
     for fn_dir in sorted((ROOT / "functions").iterdir()):
         if not (fn_dir / "app.py").exists():

@@ -8,7 +8,7 @@ import logging
 
 from ..model.invoice import Invoice
 from . import cii
-from .render import add_output_intent, render_pdf
+from .render import render_pdf
 
 logging.getLogger("factur-x").setLevel(logging.CRITICAL)
 
@@ -43,24 +43,43 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
              supplements: dict[str, bytes] | None = None) -> bytes:
     """A Factur-X PDF for `inv`. `pdf` is the supplier's readable copy when there is one: what
     PDF/A-3 forbids in it (JavaScript, Launch...) is removed and listed in `notes`.
-    `supplements` are files embedded as well (e.g. the supplier's own PDF when it is re-rendered)."""
-    from facturx import generate_from_binary
+    `supplements` are files embedded as well (e.g. the supplier's own PDF when it is re-rendered).
+
+    One pypdf pass: the base PDF is cloned once, cleaned, given its output intent, and the
+    `factur-x` package's own routine embeds the XML and writes the XMP into that same writer
+    (what `facturx.generate_from_binary` does, without its extra read and write)."""
+    from facturx.facturx import _facturx_update_metadata_add_attachment
+    from pypdf import PdfReader, PdfWriter
+
+    from .pdfsafe import embedded_files, strip_active_content
+    from .render import output_intent_into
 
     profile = profile or inv.profile
     xml = xml or cii.write(inv, profile=profile)
-    base = pdf if pdf is not None else render_pdf(inv, lang=lang)
-    attachments = {}
+    reader = PdfReader(io.BytesIO(pdf if pdf is not None else render_pdf(inv, lang=lang)))
+    attachments: dict[str, dict] = {}
     if pdf is not None:
-        base, kept, removed = _sanitised(base)
-        attachments.update(kept)  # the supplier's other embedded files travel on
+        files = embedded_files(reader)
+        attachments.update({name: {"filedata": data, "description": name} for name, data in files.items()
+                            if name.lower() not in INVOICE_XML_NAMES and data})  # the supplier's other files travel on
+    writer = PdfWriter(clone_from=reader)
+    writer._header = b"%PDF-1.6"
+    if pdf is not None:
+        removed = strip_active_content(writer)
         if notes is not None:
             notes.extend(removed)
+        _drop_embedded_files(writer)
+    output_intent_into(writer)
     for name, content in (supplements or {}).items():
         attachments[name] = {"filedata": content, "description": name}
-    base = add_output_intent(base)
     for att in inv.attachments:  # BG-24 documents travel inside the PDF too
         if att.content is not None:
             attachments[att.filename or att.reference] = {"filedata": att.content, "description": att.description or att.reference}
+    for name in list(attachments):
+        if name.lower() in INVOICE_XML_NAMES:
+            attachments.pop(name)
+        else:
+            attachments[name].setdefault("afrelationship", "unspecified")
     metadata = {
         "author": inv.seller.name or "",
         "keywords": "Factur-X, Invoice",
@@ -68,10 +87,21 @@ def generate(inv: Invoice, *, profile: str | None = None, pdf: bytes | None = No
         "subject": f"Factur-X {'credit note' if inv.is_credit_note else 'invoice'} {inv.number} "
                    f"dated {inv.issue_date.isoformat()} issued by {inv.seller.name}",
     }
-    return generate_from_binary(base, xml, flavor="factur-x", level=profile, check_xsd=False,
-                                pdf_metadata=metadata, lang="fr-FR" if lang == "fr" else "en-GB",
-                                attachments=attachments or None,
-                                afrelationship="data" if profile in ("minimum", "basicwl") else "alternative")
+    _facturx_update_metadata_add_attachment(
+        writer, xml, metadata, "factur-x", profile, lang="fr-FR" if lang == "fr" else "en-GB",
+        additional_attachments=attachments, afrelationship="data" if profile in ("minimum", "basicwl") else "alternative")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _drop_embedded_files(writer) -> None:
+    root = writer._root_object
+    names = root.get("/Names")
+    if names is not None and "/EmbeddedFiles" in names.get_object():
+        del names.get_object()["/EmbeddedFiles"]
+    if "/AF" in root:
+        del root["/AF"]
 
 
 INVOICE_XML_NAMES = {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}
@@ -100,12 +130,7 @@ def _sanitised(pdf: bytes) -> tuple[bytes, dict, list[str]]:
     removed = strip_active_content(writer)
     if not files and not removed:
         return pdf, {}, []
-    root = writer._root_object
-    names = root.get("/Names")
-    if names is not None and "/EmbeddedFiles" in names.get_object():
-        del names.get_object()["/EmbeddedFiles"]
-    if "/AF" in root:
-        del root["/AF"]
+    _drop_embedded_files(writer)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), kept, removed

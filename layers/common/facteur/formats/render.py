@@ -157,15 +157,12 @@ def render_pdf(inv: Invoice, *, lang: str = "fr") -> bytes:
     return buf.getvalue()
 
 
-def add_output_intent(pdf: bytes) -> bytes:
-    """Add an sRGB output intent (PDF/A requirement) when the PDF has none."""
-    from pypdf import PdfReader, PdfWriter
+def output_intent_into(writer) -> None:
+    """The sRGB output intent, added to a pypdf writer's catalog when it has none."""
     from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject, TextStringObject
 
-    reader = PdfReader(io.BytesIO(pdf))
-    if "/OutputIntents" in reader.trailer["/Root"].get_object():  # type: ignore[operator]
-        return pdf
-    writer = PdfWriter(clone_from=reader)
+    if "/OutputIntents" in writer._root_object:
+        return
     icc = StreamObject()
     icc.set_data(srgb_icc())
     icc[NameObject("/N")] = NumberObject(3)
@@ -179,6 +176,3 @@ def add_output_intent(pdf: bytes) -> bytes:
         NameObject("/DestOutputProfile"): icc_ref,
     })
     writer._root_object[NameObject("/OutputIntents")] = ArrayObject([writer._add_object(intent)])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
