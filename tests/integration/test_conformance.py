@@ -155,6 +155,38 @@ def test_extended_parties_travel_extended_to_extended():
     assert [item for item in convert(inv, "facturx", profile="en16931").lost if "EXT-FR-FE-BG-04.name" in item]
 
 
+@pytest.mark.parametrize("name", ["pdf/zugferd_2p1_EXTENDED_PDFA-3A.pdf", "facturx-lib/factur-x-extended.xml",
+                                  "pdf/EXTENDED_Fremdwaehrung_wdis_fx-pdfa4.pdf"])
+def test_extended_to_extended_carries_everything(name):
+    """Structured discount terms, invoicee, delivery note, product components, package quantities,
+    VAT basis amounts and currency exchange, document name, note codes: all read, all written back."""
+    read = read_document((CORPUS / name).read_bytes())
+    assert read.invoice.profile == "extended"
+    assert unread(read.xml, read.syntax, read.invoice) == []
+    for fmt in ("facturx", "cii"):
+        out = convert(read.invoice, fmt, supplier_pdf=read.pdf)
+        assert out.blocking == [] and out.lost == [], (fmt, out.lost)
+
+
+def test_extended_sub_lines_are_read_and_carried_in_extended():
+    """tests/fixtures/extended-sub-lines.cii.xml: the factur-x package's EXTENDED sample with its three
+    lines put under a GROUP line G1 (DETAIL, ParentLineID G1) and an INFORMATION line I1 without
+    quantity, price, VAT or amount, as Factur-X EXTENDED allows (the official rules accept it)."""
+    src = (ROOT / "tests" / "fixtures" / "extended-sub-lines.cii.xml").read_bytes()
+    assert check(src, fr=False).blocking == []
+    inv = read_document(src).invoice
+    assert [(ln.id, ln.parent_id, ln.status_reason) for ln in inv.lines] == [
+        ("G1", None, "GROUP"), ("1", "G1", "DETAIL"), ("2", "G1", "DETAIL"), ("3", "G1", "DETAIL"), ("I1", "G1", "INFORMATION")]
+    assert [ln.id for ln in inv.billed_lines] == ["1", "2", "3"] and inv.lines[-1].quantity is None
+    for fmt in ("facturx", "cii"):
+        out = convert(inv, fmt)
+        assert out.blocking == [] and not [i for i in out.lost if i.startswith("BG-25")], (fmt, out.lost)
+    for fmt, profile in (("ubl", None), ("facturx", "en16931")):  # EN 16931 has no sub-lines: left out and listed
+        out = convert(inv, fmt, profile=profile)
+        assert out.blocking == [] and "BG-25.G1.BT-153: 'Lot 1 : fournitures'" in out.lost
+        assert "BG-25.I1.EXT-FR-FE-163: 'INFORMATION'" in out.lost
+
+
 def test_legacy_zugferd1_is_read_and_converted(capsys):
     read = read_document((CORPUS / "pdf" / "zugferd_invoice.pdf").read_bytes())
     assert read.invoice.number and read.invoice.lines

@@ -110,7 +110,7 @@ def convert_one(data: bytes, name: str, to: str, profile: str | None = None, cho
 
     read = read_document(data, filename=name)
     inv = read.invoice
-    if to in ("ubl", "edifact", "chorus") and not inv.lines:
+    if to in ("ubl", "edifact", "chorus") and not inv.billed_lines:
         raise RejectedInput(f"{to} needs invoice lines (BR-16); this {inv.profile.upper()} invoice has none",
                             code="needs_lines")
     if to == "chorus" and chorus_user is None:

@@ -97,8 +97,7 @@ def lost_in(inv: Invoice, xml: bytes, *, facturx_profile: str | None = None) -> 
     from .formats.reader import read_document
 
     back = read_document(xml).invoice
-    want = leaves(inv.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="python"))
-    got = leaves(back.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="python"))
+    want, got = business_values(inv), business_values(back)
     out = []
     for path, value in want.items():
         if path not in got or got[path] != value:
@@ -107,6 +106,15 @@ def lost_in(inv: Invoice, xml: bytes, *, facturx_profile: str | None = None) -> 
                 continue
             out.append(f"{path}: {value!r}" + (f" (became {got[path]!r})" if path in got else ""))
     return out
+
+
+def business_values(inv: Invoice) -> dict[str, Any]:
+    """Every value of the invoice by its path of business terms (`BG-7.contacts.0.name`), lines by
+    their identifier (`BG-25.<BT-126>.BT-153`) so that a line left out does not shift the others."""
+    data = inv.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="python")
+    if data.get("BG-25"):
+        data["BG-25"] = {str(line.get("BT-126", i)): line for i, line in enumerate(data["BG-25"])}
+    return leaves(data)
 
 
 def leaves(data: Any, prefix: str = "") -> dict[str, Any]:

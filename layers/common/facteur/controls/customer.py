@@ -36,7 +36,7 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
         out.append(_f("CUST-MAX-AMOUNT", "BT-112", f"total {inv.tax_inclusive_amount} is over {customer.name}'s limit {e.max_amount}",
                       f"le total {inv.tax_inclusive_amount} dépasse la limite de {customer.name} ({e.max_amount})"))
     line_formats = [f.value for f in customer.formats if f in LINE_FORMATS]
-    if line_formats and not inv.lines:
+    if line_formats and not inv.billed_lines:
         out.append(_f("CUST-FORMAT-LINES", "BG-25",
                       f"{customer.name} receives {', '.join(line_formats)}, which needs invoice lines (BR-16); "
                       f"this {inv.profile.upper()} invoice has none: send it with its lines (EN 16931 profile)",

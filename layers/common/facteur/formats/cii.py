@@ -97,7 +97,7 @@ def _ext_party(inv: Invoice, key: str, profile: str) -> Party | None:
     return _as_party(data)
 
 
-def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_level: bool) -> None:
+def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_level: bool, extended: bool = False) -> None:
     e = B.el(parent, "ram:SpecifiedTradeAllowanceCharge")
     B.leaf(B.el(e, "ram:ChargeIndicator"), "udt:Indicator", "true" if charge else "false")
     B.leaf(e, "ram:CalculationPercent", num(ac.percent))
@@ -108,14 +108,21 @@ def _allowance_charge(parent, ac: AllowanceCharge, *, charge: bool, document_lev
     if document_level:  # BT-95..BT-96 / BT-102..BT-103
         t = B.el(e, "ram:CategoryTradeTax")
         B.leaf(t, "ram:TypeCode", "VAT")
+        B.leaf(t, "ram:ExemptionReason", ac.vat_exemption if extended else None)  # EXTENDED only
         B.leaf(t, "ram:CategoryCode", ac.vat_category)
+        B.leaf(t, "ram:ExemptionReasonCode", ac.vat_exemption_code if extended else None)
         B.leaf(t, "ram:RateApplicablePercent", num(ac.vat_rate))
 
 
-def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False) -> None:
+def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False, full: bool = False) -> None:
+    """`extended`: the EXTENDED profile; `full`: no Factur-X profile at all (a standalone CII D16B),
+    where the line's VAT exemption has its place too."""
     li = B.el(parent, "ram:IncludedSupplyChainTradeLineItem")
     doc = B.el(li, "ram:AssociatedDocumentLineDocument")
     B.leaf(doc, "ram:LineID", line.id)  # BT-126
+    if extended:  # EXTENDED sub-lines: the parent line and the line's kind (DETAIL, GROUP, INFORMATION)
+        B.leaf(doc, "ram:ParentLineID", line.parent_id)
+        B.leaf(doc, "ram:LineStatusReasonCode", line.status_reason)
     notes = line.notes
     if one_note:  # BT-127 occurs once below EXTENDED, with a text: joined, none dropped
         texts = [n.text for n in notes if n.text]
@@ -139,6 +146,14 @@ def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False)
                listID=info.get("listID"), listVersionID=info.get("listVersionID"))
     if line.origin_country:  # BT-159
         B.leaf(B.el(prod, "ram:OriginTradeCountry"), "ram:ID", line.origin_country)
+    for rp in line.included_products if extended else []:  # EXTENDED: the products of a set
+        ref = B.el(prod, "ram:IncludedReferencedProduct")
+        B.leaf(ref, "ram:GlobalID", rp.global_id, schemeID=rp.global_id_scheme)
+        B.leaf(ref, "ram:SellerAssignedID", rp.seller_id)
+        B.leaf(ref, "ram:BuyerAssignedID", rp.buyer_id)
+        B.leaf(ref, "ram:Name", rp.name)
+        B.leaf(ref, "ram:Description", rp.description)
+        B.leaf(ref, "ram:UnitQuantity", num(rp.unit_quantity), unitCode=rp.unit)
 
     agr = B.el(li, "ram:SpecifiedLineTradeAgreement")
     ext = line.extensions if extended else {}
@@ -156,12 +171,15 @@ def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False)
             B.leaf(ac, "ram:ActualAmount", num(disc.amount))
             B.leaf(ac, "ram:ReasonCode", disc.reason_code)
             B.leaf(ac, "ram:Reason", disc.reason)
-    np_ = B.el(agr, "ram:NetPriceProductTradePrice")
-    B.leaf(np_, "ram:ChargeAmount", num(line.net_price))  # BT-146
-    B.leaf(np_, "ram:BasisQuantity", num(line.price_base_quantity), unitCode=line.unit if line.price_base_quantity else None)
+    if line.net_price is not None:  # (EXTENDED GROUP / INFORMATION sub-lines may have none)
+        np_ = B.el(agr, "ram:NetPriceProductTradePrice")
+        B.leaf(np_, "ram:ChargeAmount", num(line.net_price))  # BT-146
+        B.leaf(np_, "ram:BasisQuantity", num(line.price_base_quantity), unitCode=line.unit if line.price_base_quantity else None)
 
     dl = B.el(li, "ram:SpecifiedLineTradeDelivery")
     B.leaf(dl, "ram:BilledQuantity", num(line.quantity), unitCode=line.unit)  # BT-129 / BT-130
+    if extended:
+        B.leaf(dl, "ram:PackageQuantity", num(line.package_quantity), unitCode=line.package_unit)
     if isinstance(ext.get("EXT-FR-FE-BG-10"), dict):  # EXTENDED: the line's own deliver-to party
         _party(dl, "ram:ShipToTradeParty", _as_party(ext["EXT-FR-FE-BG-10"]), with_tax=False)
     if ext.get("EXT-FR-FE-140"):  # EXTENDED: the line's despatch advice
@@ -170,10 +188,13 @@ def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False)
         B.leaf(ref, "ram:LineID", ext.get("EXT-FR-FE-141"))
 
     st = B.el(li, "ram:SpecifiedLineTradeSettlement")
-    tax = B.el(st, "ram:ApplicableTradeTax")
-    B.leaf(tax, "ram:TypeCode", "VAT")
-    B.leaf(tax, "ram:CategoryCode", line.vat_category)  # BT-151
-    B.leaf(tax, "ram:RateApplicablePercent", num(line.vat_rate))  # BT-152
+    if line.vat_category is not None:
+        tax = B.el(st, "ram:ApplicableTradeTax")
+        B.leaf(tax, "ram:TypeCode", "VAT")
+        B.leaf(tax, "ram:ExemptionReason", line.vat_exemption if extended or full else None)
+        B.leaf(tax, "ram:CategoryCode", line.vat_category)  # BT-151
+        B.leaf(tax, "ram:ExemptionReasonCode", line.vat_exemption_code if extended or full else None)
+        B.leaf(tax, "ram:RateApplicablePercent", num(line.vat_rate))  # BT-152
     if line.period_start or line.period_end:  # BG-26
         per = B.el(st, "ram:BillingSpecifiedPeriod")
         _date(per, "ram:StartDateTime", line.period_start)
@@ -182,7 +203,8 @@ def _line(parent, line: Line, *, one_note: bool = False, extended: bool = False)
         _allowance_charge(st, ac, charge=False, document_level=False)
     for ac in line.charges:
         _allowance_charge(st, ac, charge=True, document_level=False)
-    B.leaf(B.el(st, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", money(line.net_amount))
+    if line.net_amount is not None:
+        B.leaf(B.el(st, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", money(line.net_amount))
     if ext.get("EXT-FR-FE-136"):  # EXTENDED: the invoice (line) this line refers to
         ref = B.el(st, "ram:InvoiceReferencedDocument")
         B.leaf(ref, "ram:IssuerAssignedID", ext.get("EXT-FR-FE-136"))
@@ -235,17 +257,19 @@ def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False)
 
     doc = B.el(root, "rsm:ExchangedDocument")
     B.leaf(doc, "ram:ID", inv.number)  # BT-1
+    B.leaf(doc, "ram:Name", inv.document_name if profile == "extended" else None)
     B.leaf(doc, "ram:TypeCode", inv.type_code)  # BT-3
     _date(doc, "ram:IssueDateTime", inv.issue_date)  # BT-2
     for n in inv.notes:  # BG-1
         ne = B.el(doc, "ram:IncludedNote")
+        B.leaf(ne, "ram:ContentCode", n.content_code if profile == "extended" else None)
         B.leaf(ne, "ram:Content", n.text)
         B.leaf(ne, "ram:SubjectCode", n.subject)
 
     tx = B.el(root, "rsm:SupplyChainTradeTransaction")
     if profile not in ("minimum", "basicwl"):
-        for line in inv.lines:
-            _line(tx, line, one_note=profile != "extended", extended=profile == "extended")
+        for line in inv.lines if profile == "extended" else inv.billed_lines:  # sub-lines: EXTENDED only
+            _line(tx, line, one_note=profile != "extended", extended=profile == "extended", full=standalone)
 
     agr = B.el(tx, "ram:ApplicableHeaderTradeAgreement")
     B.leaf(agr, "ram:BuyerReference", inv.buyer_reference)  # BT-10
@@ -288,6 +312,10 @@ def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False)
         B.leaf(B.el(dlv, "ram:DespatchAdviceReferencedDocument"), "ram:IssuerAssignedID", inv.despatch_advice_reference)
     if inv.receiving_advice_reference:  # BT-15
         B.leaf(B.el(dlv, "ram:ReceivingAdviceReferencedDocument"), "ram:IssuerAssignedID", inv.receiving_advice_reference)
+    if inv.delivery_note is not None and profile == "extended":  # EXTENDED: the delivery note
+        ref = B.el(dlv, "ram:DeliveryNoteReferencedDocument")
+        B.leaf(ref, "ram:IssuerAssignedID", inv.delivery_note.id)
+        _date(ref, "ram:FormattedIssueDateTime", inv.delivery_note.issue_date, qualified=True)
 
     st = B.el(tx, "ram:ApplicableHeaderTradeSettlement")
     B.leaf(st, "ram:CreditorReferenceID", inv.creditor_id)  # BT-90
@@ -299,6 +327,13 @@ def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False)
     _party(st, "ram:InvoiceeTradeParty", _ext_party(inv, "EXT-FR-FE-BG-04", profile), with_tax=False)
     _party(st, "ram:PayeeTradeParty", inv.payee, with_tax=False)  # BG-10
     _party(st, "ram:PayerTradeParty", _ext_party(inv, "EXT-FR-FE-BG-02", profile), with_tax=False)
+    if inv.tax_exchange and profile == "extended":  # EXTENDED: the VAT currency exchange
+        fx = B.el(st, "ram:TaxApplicableTradeCurrencyExchange")
+        B.leaf(fx, "ram:SourceCurrencyCode", inv.tax_exchange.get("source"))
+        B.leaf(fx, "ram:TargetCurrencyCode", inv.tax_exchange.get("target"))
+        B.leaf(fx, "ram:ConversionRate", inv.tax_exchange.get("rate"))
+        if inv.tax_exchange.get("date"):
+            B.leaf(B.el(fx, "ram:ConversionRateDateTime"), "udt:DateTimeString", inv.tax_exchange["date"], format="102")
     means: list[dict[str, str | None]] = [{"BT-81": inv.payment_means_code, "BT-82": inv.payment_means_text, "BT-84": inv.payment_account_id,
               "BT-85": inv.payment_account_name, "BT-86": inv.payment_service_provider}]
     means += [dict(t) for t in inv.additional_credit_transfers]
@@ -326,6 +361,9 @@ def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False)
         B.leaf(t, "ram:TypeCode", "VAT")
         B.leaf(t, "ram:ExemptionReason", vb.exemption_reason)
         B.leaf(t, "ram:BasisAmount", money(vb.taxable_amount))
+        if profile == "extended":
+            B.leaf(t, "ram:LineTotalBasisAmount", money(vb.line_total_basis))
+            B.leaf(t, "ram:AllowanceChargeBasisAmount", money(vb.allowance_charge_basis))
         B.leaf(t, "ram:CategoryCode", vb.category)
         B.leaf(t, "ram:ExemptionReasonCode", vb.exemption_code)
         if inv.tax_point_date and i == 0:  # BT-7, once (CII-SR-461: only one TaxPointDate)
@@ -337,9 +375,9 @@ def write(inv: Invoice, *, profile: str | None = None, standalone: bool = False)
         _date(per, "ram:StartDateTime", inv.period_start)
         _date(per, "ram:EndDateTime", inv.period_end)
     for ac in inv.allowances:  # BG-20
-        _allowance_charge(st, ac, charge=False, document_level=True)
+        _allowance_charge(st, ac, charge=False, document_level=True, extended=profile == "extended")
     for ac in inv.charges:  # BG-21
-        _allowance_charge(st, ac, charge=True, document_level=True)
+        _allowance_charge(st, ac, charge=True, document_level=True, extended=profile == "extended")
     if profile == "extended" and inv.payment_terms_detail:  # every term, with its discount and penalty
         for i, pt in enumerate(inv.payment_terms_detail):
             terms = B.el(st, "ram:SpecifiedTradePaymentTerms")
@@ -419,7 +457,11 @@ def prune_to_profile(root: etree._Element, profile: str) -> etree._Element:
                                       "URIUniversalCommunication", "Description")}
     if profile == "minimum":
         restricted["BuyerTradeParty"] = ("PostalTradeAddress", "SpecifiedTaxRegistration")
-    else:  # EN 16931 has no buyer tax registration (FC) besides the VAT id (BT-48): Factur-X allows VA only
+    for buyer in root.iter(f"{{{ram}}}BuyerTradeParty"):  # BT-46 is one identifier: the first ID and GlobalID stay
+        for tag in ("ID", "GlobalID"):
+            for extra in buyer.findall(f"{{{ram}}}{tag}")[1:]:
+                buyer.remove(extra)
+    if profile != "minimum":  # EN 16931 has no buyer tax registration (FC) besides the VAT id (BT-48): Factur-X allows VA only
         for reg in list(root.iterfind(f".//{{{ram}}}BuyerTradeParty/{{{ram}}}SpecifiedTaxRegistration")):
             if reg.find(f"{{{ram}}}ID") is not None and reg.find(f"{{{ram}}}ID").get("schemeID") != "VA":
                 reg.getparent().remove(reg)

@@ -114,10 +114,10 @@ def write(inv: Invoice, *, control_reference: str | None = None, now: datetime |
             _alc(add, seg, ac, charge=False)
         for ac in inv.charges:
             _alc(add, seg, ac, charge=True)
-        for line in inv.lines:
+        for line in inv.billed_lines:
             _line(add, seg, line)
         add(seg("UNS", "S"))
-        add(seg("CNT", ["2", str(len(inv.lines))]))
+        add(seg("CNT", ["2", str(len(inv.billed_lines))]))
         totals: tuple[tuple[str, Decimal | None], ...] = (("79", inv.line_total), ("260", inv.allowance_total), ("259", inv.charge_total),
                             ("125", inv.tax_exclusive_amount), ("124", inv.tax_amount), ("77", inv.tax_inclusive_amount),
                             ("113", inv.prepaid_amount), ("165", inv.rounding_amount), ("9", inv.amount_due))

@@ -85,6 +85,8 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
     if kind is Kind.CII:
         _cii_logistics_charges(root, data_dict)
         _cii_payment_terms(root, data_dict)
+        _cii_parent_lines(root, data_dict)
+        _cii_extended_details(root, data_dict)
     else:
         _ubl_seller_tax_registration(root, data_dict)
     _party_identifiers(root, kind, data_dict)
@@ -147,6 +149,80 @@ def _party_identifiers(root, kind: Kind, data: dict) -> None:
         ids = [{"id": el.text.strip(), "scheme": el.get("schemeID") or None} for el in found if el.text and el.text.strip()]
         if len(ids) > 1 and isinstance(data.get(group), dict):
             data[group] = {**data[group], "identifiers": ids}
+
+
+def _cii_extended_details(root, data: dict) -> None:
+    """EXTENDED details the factur-x parser skips: the document's name, the notes' content codes,
+    the delivery note, the VAT breakdowns' basis amounts, and per line the package quantity, the
+    included products and the VAT exemption."""
+    def text(el, path):
+        found = el.find(path) if el is not None else None
+        return found.text.strip() if found is not None and found.text and found.text.strip() else None
+
+    doc = root.find("./{*}ExchangedDocument")
+    if text(doc, "./{*}Name"):
+        data["document_name"] = text(doc, "./{*}Name")
+    notes = data.get("BG-1") if isinstance(data.get("BG-1"), list) else None
+    xml_notes = [n for n in (doc.findall("./{*}IncludedNote") if doc is not None else []) if text(n, "./{*}Content")]
+    if notes and len(notes) == len(xml_notes):
+        for note, el in zip(notes, xml_notes, strict=True):
+            if text(el, "./{*}ContentCode") and isinstance(note, dict):
+                note["content_code"] = text(el, "./{*}ContentCode")
+    tx = root.find("./{*}SupplyChainTradeTransaction")
+    dn = tx.find("./{*}ApplicableHeaderTradeDelivery/{*}DeliveryNoteReferencedDocument") if tx is not None else None
+    if text(dn, "./{*}IssuerAssignedID"):
+        data["delivery_note"] = {"id": text(dn, "./{*}IssuerAssignedID"),
+                                 "issue_date": _date_102(text(dn, "./{*}FormattedIssueDateTime/{*}DateTimeString"))}
+    fx = tx.find("./{*}ApplicableHeaderTradeSettlement/{*}TaxApplicableTradeCurrencyExchange") if tx is not None else None
+    if text(fx, "./{*}ConversionRate"):
+        data["tax_exchange"] = {k: v for k, v in {
+            "source": text(fx, "./{*}SourceCurrencyCode"), "target": text(fx, "./{*}TargetCurrencyCode"),
+            "rate": text(fx, "./{*}ConversionRate"), "date": text(fx, "./{*}ConversionRateDateTime/{*}DateTimeString")}.items() if v}
+    breakdown = data.get("BG-23") if isinstance(data.get("BG-23"), list) else None
+    taxes = tx.findall("./{*}ApplicableHeaderTradeSettlement/{*}ApplicableTradeTax") if tx is not None else []
+    if breakdown and len(breakdown) == len(taxes):
+        for vb, el in zip(breakdown, taxes, strict=True):
+            for key, tag in (("line_total_basis", "LineTotalBasisAmount"), ("allowance_charge_basis", "AllowanceChargeBasisAmount")):
+                if text(el, f"./{{*}}{tag}") is not None and isinstance(vb, dict):
+                    vb[key] = text(el, f"./{{*}}{tag}")
+    lines = data.get("BG-25") if isinstance(data.get("BG-25"), list) else None
+    items = tx.findall("./{*}IncludedSupplyChainTradeLineItem") if tx is not None else []
+    if not lines or len(lines) != len(items):
+        return
+    for line, item in zip(lines, items, strict=True):
+        if not isinstance(line, dict):
+            continue
+        pq = item.find("./{*}SpecifiedLineTradeDelivery/{*}PackageQuantity")
+        if pq is not None and pq.text and pq.text.strip():
+            line["package_quantity"], line["package_unit"] = pq.text.strip(), pq.get("unitCode")
+        tax = item.find("./{*}SpecifiedLineTradeSettlement/{*}ApplicableTradeTax")
+        if text(tax, "./{*}ExemptionReason"):
+            line["vat_exemption"] = text(tax, "./{*}ExemptionReason")
+        if text(tax, "./{*}ExemptionReasonCode"):
+            line["vat_exemption_code"] = text(tax, "./{*}ExemptionReasonCode")
+        products = []
+        for rp in item.findall("./{*}SpecifiedTradeProduct/{*}IncludedReferencedProduct"):
+            gid, uq = rp.find("./{*}GlobalID"), rp.find("./{*}UnitQuantity")
+            products.append({k: v for k, v in {
+                "global_id": text(rp, "./{*}GlobalID"), "global_id_scheme": gid.get("schemeID") if gid is not None else None,
+                "seller_id": text(rp, "./{*}SellerAssignedID"), "buyer_id": text(rp, "./{*}BuyerAssignedID"),
+                "name": text(rp, "./{*}Name"), "description": text(rp, "./{*}Description"),
+                "unit_quantity": text(rp, "./{*}UnitQuantity"), "unit": uq.get("unitCode") if uq is not None else None}.items() if v})
+        if products:
+            line["included_products"] = products
+
+
+def _cii_parent_lines(root, data: dict) -> None:
+    """EXTENDED sub-lines: each line's ParentLineID (the factur-x parser reads the line kind,
+    LineStatusReasonCode, but not its parent)."""
+    lines = data.get("BG-25")
+    items = root.findall("./{*}SupplyChainTradeTransaction/{*}IncludedSupplyChainTradeLineItem")
+    if not isinstance(lines, list) or len(lines) != len(items):
+        return
+    for line, item in zip(lines, items, strict=True):
+        parent = item.findtext("./{*}AssociatedDocumentLineDocument/{*}ParentLineID")
+        if parent and parent.strip() and isinstance(line, dict):
+            line["EXT-FR-FE-162"] = parent.strip()
 
 
 def _cii_payment_terms(root, data: dict) -> None:

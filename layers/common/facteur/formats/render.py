@@ -122,11 +122,14 @@ def render_pdf(inv: Invoice, *, lang: str = "fr") -> bytes:
         if y < margin + 140:
             c.showPage()
             y = table_head(header())
-        c.drawString(cols[0], y, line.name[:55])
-        c.drawRightString(cols[1] + 50, y, f"{line.quantity.normalize():f}")
-        c.drawRightString(cols[2] + 70, y, _fmt(line.net_price))
-        c.drawRightString(cols[3] + 50, y, f"{line.vat_rate.normalize():f}" if line.vat_rate is not None else line.vat_category)
-        c.drawRightString(cols[4], y, _fmt(line.net_amount))
+        c.drawString(cols[0] + (0 if line.billed else 8), y, line.name[:55])  # GROUP / INFORMATION lines: indented, no figures
+        if line.quantity is not None:
+            c.drawRightString(cols[1] + 50, y, f"{line.quantity.normalize():f}")
+        if line.net_price is not None:
+            c.drawRightString(cols[2] + 70, y, _fmt(line.net_price))
+        c.drawRightString(cols[3] + 50, y, f"{line.vat_rate.normalize():f}" if line.vat_rate is not None else (line.vat_category or ""))
+        if line.net_amount is not None:
+            c.drawRightString(cols[4], y, _fmt(line.net_amount))
         y -= 13
     y -= 10
     c.line(width / 2, y + 6, width - margin, y + 6)

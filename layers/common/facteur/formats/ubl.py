@@ -147,7 +147,7 @@ def _line(B: Builder, parent, line: Line, inv: Invoice, credit: bool) -> None:
         ac = B.el(price, "cac:AllowanceCharge")
         B.leaf(ac, "cbc:ChargeIndicator", "false")
         discount = sum((d.amount for d in line.price_discounts), start=line.gross_price - line.gross_price)
-        B.leaf(ac, "cbc:Amount", num(discount if line.price_discounts else line.gross_price - line.net_price), currencyID=cur)
+        B.leaf(ac, "cbc:Amount", num(discount if line.price_discounts else line.gross_price - (line.net_price or 0)), currencyID=cur)
         B.leaf(ac, "cbc:BaseAmount", num(line.gross_price), currencyID=cur)
 
 
@@ -299,7 +299,7 @@ def write(inv: Invoice, *, peppol: bool = False) -> bytes:
     B.leaf(lmt, "cbc:PrepaidAmount", money(inv.prepaid_amount), currencyID=cur)
     B.leaf(lmt, "cbc:PayableRoundingAmount", money(inv.rounding_amount), currencyID=cur)
     B.leaf(lmt, "cbc:PayableAmount", money(inv.amount_due), currencyID=cur)
-    for line in inv.lines:
+    for line in inv.billed_lines:  # EXTENDED GROUP / INFORMATION sub-lines have no place in EN 16931
         _line(B, root, line, inv, credit)
     return to_bytes(root)
 

@@ -4,7 +4,8 @@ loss report (the model diff in `facteur.conversion` is the output side), and it 
 structure Facteur does not model yet (XRechnung sub-lines, a second identifier of the same scheme...).
 
 Values are compared as business values (numbers by value, text with its spaces collapsed); where a
-value sits is its element path without positions. Formatting attributes (currencyID on amounts,
+value sits is its element path without positions. A value the invoice holds somewhere counts as read
+(the writer of that syntax may not be able to place it: the output side of the report says so). Formatting attributes (currencyID on amounts,
 date formats) and the specification identifier (BT-24, reported by the conversion) are not data."""
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ def unread(xml: bytes, syntax: Kind, invoice) -> list[str]:
         return []
     want = _leaves(etree.fromstring(xml, parser=SAFE))
     missing = want - _leaves(etree.fromstring(back, parser=SAFE))
+    # A value the invoice holds elsewhere was read: only the writer of this syntax cannot place it
+    # (that is the output side of the loss report). What remains was not read at all.
+    held = _model_values(invoice)
+    missing = Counter({k: n for k, n in missing.items() if k[1] not in held})
     by_path: dict[str, list[str]] = {}
     for (path, value), n in sorted(missing.items()):
         by_path.setdefault(path, []).extend([value] * n)
@@ -39,6 +44,22 @@ def unread(xml: bytes, syntax: Kind, invoice) -> list[str]:
     for path, values in by_path.items():
         shown = ", ".join(repr(v) for v in values[:5]) + (f" (+{len(values) - 5} more)" if len(values) > 5 else "")
         out.append(f"{path}: {shown} not read")
+    return out
+
+
+def _model_values(invoice) -> set[str]:
+    from datetime import date
+
+    from ..conversion import business_values
+
+    out: set[str] = set()
+    for value in business_values(invoice).values():
+        if isinstance(value, date):
+            out |= {value.isoformat(), value.strftime("%Y%m%d")}
+        elif isinstance(value, Decimal):
+            out.add(format(value.normalize(), "f"))
+        elif isinstance(value, str):
+            out.add(_norm(value))
     return out
 
 
@@ -57,12 +78,18 @@ def _leaves(root: etree._Element) -> Counter:
                 local = etree.QName(attr).localname
                 if local not in SKIP_ATTRS and etree.QName(attr).namespace is None and value.strip():
                     found[(f"{here}@{local}", _norm(value))] += 1
-            if len(child) == 0 and child.text and child.text.strip():
+            if len(child) == 0 and child.text and child.text.strip() and not _structural(here, child.text.strip()):
                 found[(here, _norm(child.text))] += 1
             walk(child, here)
 
     walk(root, "")
     return found
+
+
+def _structural(path: str, value: str) -> bool:
+    """Values that say how, not what: the tax scheme VAT, an allowance's indicator (its amount and
+    reason carry the meaning)."""
+    return (path.endswith(("TypeCode", "TaxScheme/ID")) and value == "VAT") or "ChargeIndicator" in path
 
 
 def _norm(text: str) -> str:

@@ -57,7 +57,7 @@ def to_cii(root: etree._Element, notes: list[str] | None = None) -> bytes:
     1.0 BASIC left out, but which the document itself determines, is derived and listed in `notes`:
     the VAT category S of a single positive rate, a line's VAT from the only breakdown, a line's net
     price from its amount and quantity, the amount due from the totals, the payment means of a payment
-    to an IBAN, line numbers, week (616) and month (610) dates as days."""
+    to an IBAN, line numbers, week (616) and month (610) dates as days, package units as Rec 20."""
     out = _convert(root, None)
     _complete(out, notes if notes is not None else [])
     return etree.tostring(out, xml_declaration=True, encoding="UTF-8")
@@ -87,6 +87,11 @@ def _complete(root: etree._Element, notes: list[str]) -> None:
         ds.set("format", "102")
         ds.text = day.strftime("%Y%m%d")
         notes.append(f"date {value} (format {fmt}) read as {day.isoformat()}")
+    for pq in root.iter(f"{{{RAM}}}PackageQuantity"):  # UN/ECE Rec 21 package codes are Rec 20 "X" + code since ZUGFeRD 2
+        code = pq.get("unitCode") or ""
+        if len(code) == 2 and code.isalnum():
+            pq.set("unitCode", "X" + code)
+            notes.append(f"package unit {code} (UN/ECE Rec 21) written X{code} (Rec 20)")
     settlement = root.find(f"{{{RSM}}}SupplyChainTradeTransaction/{_q('ApplicableHeaderTradeSettlement')}")
     if settlement is None:
         return

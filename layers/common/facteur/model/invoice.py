@@ -110,6 +110,7 @@ class Note(_Model):
 
     subject: str | None = Field(None, alias="BT-21", description="BT-21 subject code (UNTDID 4451: PMT, PMD, AAB...)")
     text: str = Field(..., alias="BT-22", description="BT-22 note")
+    content_code: str | None = Field(None, alias="content_code", description="EXTENDED: the note's content code (ContentCode)")
 
 
 class PrecedingInvoice(_Model):
@@ -149,6 +150,9 @@ class VatBreakdown(_Model):
     rate: Decimal | None = Field(None, alias="BT-119", description="BT-119 VAT category rate")
     exemption_reason: str | None = Field(None, alias="BT-120", description="BT-120 exemption reason text")
     exemption_code: str | None = Field(None, alias="BT-121", description="BT-121 exemption reason code (VATEX)")
+    line_total_basis: Decimal | None = Field(None, alias="line_total_basis", description="EXTENDED: LineTotalBasisAmount")
+    allowance_charge_basis: Decimal | None = Field(None, alias="allowance_charge_basis",
+                                                   description="EXTENDED: AllowanceChargeBasisAmount")
 
     @field_validator("exemption_code")
     @classmethod
@@ -211,26 +215,49 @@ class ItemAttribute(_Model):
     measured_unit: str | None = Field(None, alias="EXT-FR-FE-161")
 
 
+class ReferencedProduct(_Model):
+    """EXTENDED: a product included in a line's product (IncludedReferencedProduct: the items of a set)."""
+
+    global_id: str | None = Field(None, alias="global_id")
+    global_id_scheme: str | None = Field(None, alias="global_id_scheme")
+    seller_id: str | None = Field(None, alias="seller_id")
+    buyer_id: str | None = Field(None, alias="buyer_id")
+    name: str | None = Field(None, alias="name")
+    description: str | None = Field(None, alias="description")
+    unit_quantity: Decimal | None = Field(None, alias="unit_quantity")
+    unit: str | None = Field(None, alias="unit")
+
+
+class DocumentReference(_Model):
+    """A referenced document: its identifier and issue date (EXTENDED delivery note...)."""
+
+    id: str = Field(..., alias="id")
+    issue_date: date | None = Field(None, alias="issue_date")
+
+
 class Line(_Model):
     """BG-25 invoice line (with BG-26 period, BG-29 price, BG-30 VAT, BG-31 item)."""
 
     id: str = Field(..., alias="BT-126", description="BT-126 invoice line identifier")
     notes: list[LineNote] = Field(default_factory=list, alias="BT-127-00", description="BT-127 line notes")
     object_id: dict[str, Any] | None = Field(None, alias="BT-128", description="BT-128 invoice line object identifier")
-    quantity: Decimal = Field(..., alias="BT-129", description="BT-129 invoiced quantity")
+    parent_id: str | None = Field(None, alias="EXT-FR-FE-162", description="EXTENDED: the line this sub-line belongs to (ParentLineID)")
+    status_reason: str | None = Field(None, alias="EXT-FR-FE-163",
+                                      description="EXTENDED: DETAIL, GROUP or INFORMATION (LineStatusReasonCode)")
+    quantity: Decimal | None = Field(None, alias="BT-129", description="BT-129 invoiced quantity")
     unit: str = Field("C62", alias="BT-130", description="BT-130 unit of measure (UN/ECE Rec 20)")
-    net_amount: Decimal = Field(..., alias="BT-131", description="BT-131 invoice line net amount")
+    net_amount: Decimal | None = Field(None, alias="BT-131", description="BT-131 invoice line net amount")
     order_line_ref: str | None = Field(None, alias="BT-132", description="BT-132 referenced purchase order line")
     accounting_ref: str | None = Field(None, alias="BT-133", description="BT-133 buyer accounting reference")
     period_start: date | None = Field(None, alias="BT-134", description="BT-134 line period start")
     period_end: date | None = Field(None, alias="BT-135", description="BT-135 line period end")
     allowances: list[AllowanceCharge] = Field(default_factory=list, alias="BG-27", description="BG-27 line allowances")
     charges: list[AllowanceCharge] = Field(default_factory=list, alias="BG-28", description="BG-28 line charges")
-    net_price: Decimal = Field(..., alias="BT-146", description="BT-146 item net price")
+    net_price: Decimal | None = Field(None, alias="BT-146", description="BT-146 item net price")
     price_discounts: list[PriceDiscount] = Field(default_factory=list, alias="BT-147-00", description="BT-147 price discounts")
     gross_price: Decimal | None = Field(None, alias="BT-148", description="BT-148 item gross price")
     price_base_quantity: Decimal | None = Field(None, alias="BT-149", description="BT-149 item price base quantity")
-    vat_category: str = Field(..., alias="BT-151", description="BT-151 invoiced item VAT category code")
+    vat_category: str | None = Field(None, alias="BT-151", description="BT-151 invoiced item VAT category code")
     vat_rate: Decimal | None = Field(None, alias="BT-152", description="BT-152 invoiced item VAT rate")
     name: str = Field(..., alias="BT-153", description="BT-153 item name")
     description: str | None = Field(None, alias="BT-154", description="BT-154 item description")
@@ -242,6 +269,17 @@ class Line(_Model):
         None, alias="BT-158", description="BT-158 item classification: {listID: {listVersionID or '': code}}")
     origin_country: str | None = Field(None, alias="BT-159", description="BT-159 item country of origin")
     attributes: list[ItemAttribute] = Field(default_factory=list, alias="BG-32", description="BG-32 item attributes")
+    included_products: list[ReferencedProduct] = Field(default_factory=list, alias="included_products",
+                                                       description="EXTENDED: the products the item is made of")
+    package_quantity: Decimal | None = Field(None, alias="package_quantity", description="EXTENDED: PackageQuantity")
+    package_unit: str | None = Field(None, alias="package_unit", description="EXTENDED: its unit (packaging code)")
+    vat_exemption: str | None = Field(None, alias="vat_exemption", description="EXTENDED: the line's VAT exemption reason")
+    vat_exemption_code: str | None = Field(None, alias="vat_exemption_code", description="EXTENDED: its VATEX code")
+
+    @field_validator("vat_exemption_code")
+    @classmethod
+    def _line_vatex_upper(cls, v: str | None) -> str | None:
+        return _vatex(v)
     # French CTC line extensions, kept verbatim (lossless) under their EXT-FR-FE ids.
     extensions: dict[str, Any] = Field(default_factory=dict, alias="extensions")
 
@@ -255,11 +293,27 @@ class Line(_Model):
                                        for k, v in data["BT-158"].items()}}
         return _collect_ext(cls, data)
 
+    @property
+    def billed(self) -> bool:
+        """A line of the invoice proper: not an EXTENDED GROUP heading or INFORMATION sub-line (which
+        carry no amount of their own and have no place in EN 16931)."""
+        return (self.status_reason or "").upper() not in ("GROUP", "INFORMATION")
+
+    @model_validator(mode="after")
+    def _complete_when_billed(self) -> Line:
+        if self.billed:
+            missing = [bt for bt, v in (("BT-129", self.quantity), ("BT-131", self.net_amount), ("BT-146", self.net_price),
+                                        ("BT-151", self.vat_category)) if v is None]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required (only EXTENDED GROUP and INFORMATION sub-lines go without)")
+        return self
+
     @model_validator(mode="after")
     def _explicit_price_discount(self) -> Line:
         # BT-147 is implied by BT-148 - BT-146 when a gross price is given; UBL always states it,
         # so the canonical form states it too (a CII -> UBL -> CII round trip is then exact).
-        if self.gross_price is not None and not self.price_discounts and self.gross_price != self.net_price:
+        if self.gross_price is not None and self.net_price is not None and not self.price_discounts \
+                and self.gross_price != self.net_price:
             self.price_discounts = [PriceDiscount.model_validate({"BT-147": self.gross_price - self.net_price})]
         if [(d.amount, d.reason, d.reason_code) for d in self.price_discounts] == [(0, None, None)]:
             self.price_discounts = []  # a zero discount says nothing (UBL states one with every gross price)
@@ -274,6 +328,8 @@ class Invoice(_Model):
     type_code: str = Field("380", alias="BT-3", description="BT-3 invoice type code (UNTDID 1001)")
     currency: str = Field(..., alias="BT-5", description="BT-5 invoice currency code")
     tax_currency: str | None = Field(None, alias="BT-6", description="BT-6 VAT accounting currency")
+    tax_exchange: dict[str, Any] | None = Field(
+        None, alias="tax_exchange", description="EXTENDED: VAT currency exchange {source, target, rate, date} (TaxApplicableTradeCurrencyExchange)")
     tax_point_date: date | None = Field(None, alias="BT-7", description="BT-7 VAT point date")
     tax_point_code: str | None = Field(None, alias="BT-8", description="BT-8 VAT point date code: invoice, delivery or payment")
     due_date: date | None = Field(None, alias="BT-9", description="BT-9 payment due date")
@@ -293,6 +349,9 @@ class Invoice(_Model):
         default_factory=list, alias="payment_terms_detail",
         description="EXTENDED: every payment term with its due date, discount and penalty (BT-9/BT-20 summarise them)")
     notes: list[Note] = Field(default_factory=list, alias="BG-1", description="BG-1 invoice notes")
+    document_name: str | None = Field(None, alias="document_name", description="EXTENDED: the document's name (RECHNUNG...)")
+    delivery_note: DocumentReference | None = Field(None, alias="delivery_note",
+                                                    description="EXTENDED: the delivery note (DeliveryNoteReferencedDocument)")
     process_type: str | None = Field(None, alias="BT-23", description="BT-23 business process type (French invoicing mode)")
     specification: str = Field("urn:cen.eu:en16931:2017", alias="BT-24", description="BT-24 specification identifier")
     preceding_invoices: list[PrecedingInvoice] = Field(default_factory=list, alias="BG-3", description="BG-3 preceding invoices")
@@ -401,6 +460,11 @@ class Invoice(_Model):
     @property
     def is_credit_note(self) -> bool:
         return self.type_code in CREDIT_NOTE_TYPES
+
+    @property
+    def billed_lines(self) -> list[Line]:
+        """The lines EN 16931 knows: EXTENDED GROUP and INFORMATION sub-lines left out."""
+        return [ln for ln in self.lines if ln.billed]
 
     @property
     def profile(self) -> str:

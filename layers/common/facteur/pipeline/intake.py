@@ -227,7 +227,7 @@ def check_limits(inv) -> None:
                             code="number_too_long")
     amounts = {"BT-106": inv.line_total, "BT-109": inv.tax_exclusive_amount, "BT-110": inv.tax_amount,
                "BT-112": inv.tax_inclusive_amount, "BT-115": inv.amount_due}
-    amounts.update({f"BG-25[{i}].BT-131": line.net_amount for i, line in enumerate(inv.lines)})
+    amounts.update({f"BG-25[{i}].BT-131": line.net_amount for i, line in enumerate(inv.lines) if line.net_amount is not None})
     for bt, value in amounts.items():
         if value is not None and (not value.is_finite() or abs(value) >= MAX_AMOUNT):
             raise RejectedInput(f"{bt} = {str(value)[:40]}… is not a plausible amount (limit {MAX_AMOUNT:,.0f})",

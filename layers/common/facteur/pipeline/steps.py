@@ -97,7 +97,7 @@ def _losses(inv: Invoice, customer: Customer | None, not_read: list[str]) -> lis
     for fmt in dict.fromkeys([OutputFormat.FACTURX, *customer.formats]):
         if fmt is OutputFormat.FACTURX:
             lost = lost_in(inv, cii.write(inv, profile=inv.profile), facturx_profile=inv.profile)
-        elif fmt is OutputFormat.UBL and inv.lines:
+        elif fmt is OutputFormat.UBL and inv.billed_lines:
             lost = lost_in(inv, ubl.write(inv))
         elif fmt is OutputFormat.CII:
             lost = lost_in(inv, cii.write(inv, standalone=True))
