@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def _vatex(code: str | None) -> str | None:
+    """VATEX codes are case-insensitive (CEF code list); the canonical form is the list's upper case
+    (`vatex-eu-132-1a` -> `VATEX-EU-132-1A`), which every syntax's code list accepts."""
+    return code.upper() if code and code.lower().startswith("vatex-") else code
+
+
+VatexCode = Annotated[str | None, AfterValidator(_vatex)]
 
 # UNTDID 1001 document types that are credit notes (EN 16931 code list for BT-3).
 CREDIT_NOTE_TYPES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
@@ -132,13 +141,9 @@ class AllowanceCharge(_Model):
     vat_category: str | None = Field(None, alias="vat_category_code", description="BT-95/BT-102 VAT category")
     vat_rate: Decimal | None = Field(None, alias="vat_rate", description="BT-96/BT-103 VAT rate")
     vat_exemption: str | None = Field(None, alias="vat_exemption", description="EXT-FR exemption reason")
-    vat_exemption_code: str | None = Field(None, alias="vat_exemption_code", description="EXT-FR exemption code")
+    vat_exemption_code: VatexCode = Field(None, alias="vat_exemption_code", description="EXT-FR exemption code")
     non_vat_tax_code: str | None = Field(None, alias="non_vat_tax_code", description="EXT-FR non-VAT tax code")
 
-    @field_validator("vat_exemption_code")
-    @classmethod
-    def _vatex_upper(cls, v: str | None) -> str | None:
-        return _vatex(v)
 
 
 class VatBreakdown(_Model):
@@ -149,15 +154,11 @@ class VatBreakdown(_Model):
     category: str = Field(..., alias="BT-118", description="BT-118 VAT category code (UNCL5305)")
     rate: Decimal | None = Field(None, alias="BT-119", description="BT-119 VAT category rate")
     exemption_reason: str | None = Field(None, alias="BT-120", description="BT-120 exemption reason text")
-    exemption_code: str | None = Field(None, alias="BT-121", description="BT-121 exemption reason code (VATEX)")
+    exemption_code: VatexCode = Field(None, alias="BT-121", description="BT-121 exemption reason code (VATEX)")
     line_total_basis: Decimal | None = Field(None, alias="line_total_basis", description="EXTENDED: LineTotalBasisAmount")
     allowance_charge_basis: Decimal | None = Field(None, alias="allowance_charge_basis",
                                                    description="EXTENDED: AllowanceChargeBasisAmount")
 
-    @field_validator("exemption_code")
-    @classmethod
-    def _vatex_upper(cls, v: str | None) -> str | None:
-        return _vatex(v)
 
 
 class Attachment(_Model):
@@ -274,12 +275,8 @@ class Line(_Model):
     package_quantity: Decimal | None = Field(None, alias="package_quantity", description="EXTENDED: PackageQuantity")
     package_unit: str | None = Field(None, alias="package_unit", description="EXTENDED: its unit (packaging code)")
     vat_exemption: str | None = Field(None, alias="vat_exemption", description="EXTENDED: the line's VAT exemption reason")
-    vat_exemption_code: str | None = Field(None, alias="vat_exemption_code", description="EXTENDED: its VATEX code")
+    vat_exemption_code: VatexCode = Field(None, alias="vat_exemption_code", description="EXTENDED: its VATEX code")
 
-    @field_validator("vat_exemption_code")
-    @classmethod
-    def _line_vatex_upper(cls, v: str | None) -> str | None:
-        return _vatex(v)
     # French CTC line extensions, kept verbatim (lossless) under their EXT-FR-FE ids.
     extensions: dict[str, Any] = Field(default_factory=dict, alias="extensions")
 
@@ -474,12 +471,6 @@ class Invoice(_Model):
             if key in spec:
                 return profile
         return "en16931"
-
-
-def _vatex(code: str | None) -> str | None:
-    """VATEX codes are case-insensitive (CEF code list); the canonical form is the list's upper case
-    (`vatex-eu-132-1a` -> `VATEX-EU-132-1A`), which every syntax's code list accepts."""
-    return code.upper() if code and code.lower().startswith("vatex-") else code
 
 
 def _str_keys(d: dict) -> dict:
