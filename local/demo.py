@@ -30,7 +30,7 @@ MARKER = ".facteur-demo"
 EXPECTED_MILESTONES = {
     "FA-2026-1201": ["deposited", "converted", "sent", "delivered", "downloaded", "paid"],
     "FA-2026-1202": ["deposited", "converted", "sent", "delivered", "reminded", "downloaded", "overdue", "paid"],
-    "FA-2026-1203": ["deposited", "converted", "sent", "bounced", "downloaded", "paid"],
+    "FA-2026-1203": ["deposited", "converted", "sent", "bounced", "downloaded", "taken_in_charge", "approved", "paid"],
     "FA-2026-1204": ["deposited", "converted", "sent", "delivered", "downloaded", "paid"],
     "FA-2026-1205": ["held"],
 }
@@ -131,6 +131,23 @@ class Demo:
         self.say(f"supplier reported {number} paid ({inv['amount_due']} {inv['currency']}, {reference}): "
                  f"HTTP {res.status_code}, status {res.json().get('status')}")
 
+    def forward_status(self, number: str, source_file: str, code: int) -> None:
+        """The supplier's platform forwards a status the buyer set, as the CDAR message it received."""
+        from facteur.formats import cdar
+        from facteur.formats.reader import read_document
+
+        inv = self.invoices()[number]
+        invoice = read_document((INBOX / source_file).read_bytes()).invoice
+        msg = cdar.message_for(invoice, code, at=self.rt.now(), message_id=f"CDV-{number}-{code}")
+        data = cdar.write(msg)
+        target = self.out / "lifecycle" / f"{number}-{code}.xml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        res = self.api("POST", f"/invoices/{inv['invoice_id']}/lifecycle", data=data, headers={"Content-Type": "application/xml"})
+        self.report.expect(res.status_code == 200, f"{number}: lifecycle {code} answered {res.status_code} {res.text[:200]}")
+        self.say(f"the platform forwarded the buyer's {code} ({msg.statuses[0].label}) for {number} as CDAR "
+                 f"({target.relative_to(self.out)}): HTTP {res.status_code}, status {res.json().get('status')}")
+
     def until(self, when: datetime, note: str) -> None:
         before = len(self.rt.outbox.mails)
         self.rt.advance_to(when)
@@ -151,6 +168,10 @@ class Demo:
         self.report.expect(len(reminders) >= 1, "a 'not yet downloaded' reminder for FA-2026-1202")
         self.until(t0 + timedelta(days=2, hours=4), "3 hours after the reminder")
         self.open_link("FA-2026-1202", "ap@nordwind.example")
+        self.until(t0 + timedelta(days=6), "day 6")
+        self.forward_status("FA-2026-1203", "FA-2026-1203.ubl.xml", 204)
+        self.until(t0 + timedelta(days=8), "day 8")
+        self.forward_status("FA-2026-1203", "FA-2026-1203.ubl.xml", 205)
         self.until(t0 + timedelta(days=12), "day 12")
         self.pay("FA-2026-1201", "VIR-SEPA-20261213-0091")
         self.until(t0 + timedelta(days=20), "day 20")

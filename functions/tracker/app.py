@@ -11,14 +11,21 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from facteur import clock
-from facteur.api.http import caller_supplier, json_object, make_resolver
+from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, SesEventDetail, StepInput
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
 from facteur.pipeline import corrections, steps
-from facteur.pipeline.tracker import ReportedEvent, open_link, record_reported_event, record_ses_event, revoke_links
+from facteur.pipeline.tracker import (
+    ReportedEvent,
+    open_link,
+    record_lifecycle,
+    record_reported_event,
+    record_ses_event,
+    revoke_links,
+)
 from facteur.tracking.store import Event, apply_event
 
 app = make_resolver()
@@ -63,6 +70,14 @@ def get_timeline(invoice_id: str):
 def post_event(invoice_id: str):
     body = ReportedEvent.model_validate(json_object(app))
     return record_reported_event(get_context(), caller_supplier(app), invoice_id, body)
+
+
+@app.post("/invoices/<invoice_id>/lifecycle")
+def post_lifecycle(invoice_id: str):
+    """A French lifecycle status (200-213) for this invoice: a CDAR message (application/xml) or
+    JSON `{"code": 207, "reason_code": "...", "reason": "...", "amount": "...", "source": "buyer"}`."""
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    return record_lifecycle(get_context(), caller_supplier(app), invoice_id, body_bytes(app), headers.get("content-type", ""))
 
 
 @app.post("/invoices/<invoice_id>/release")

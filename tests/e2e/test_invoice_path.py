@@ -81,8 +81,10 @@ def test_a_file_dropped_in_s3_is_followed_to_its_last_milestone(rt):
     timeline = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
     assert [e["kind"] for e in timeline] == ["received", "deposited", "converted", "sent", "delivered", "reminded",
                                              "delivered", "downloaded", "paid"]
+    # Facteur's own milestones (its checks, its e-mail, SES's delivery, a link opened) are not the
+    # reform's statuses, which platforms and the buyer set; the supplier's payment is its 212
     assert [e.get("lifecycle_code") for e in timeline if e["kind"] in ("deposited", "sent", "delivered", "downloaded", "paid")] \
-        == [200, 201, 203, 203, None, 212]  # opening a link is not the buyer's 204
+        == [None, None, None, None, None, 212]
     ats = [e["at"] for e in timeline]
     assert ats == sorted(ats) and ats[0].startswith("2026-12-01")  # virtual timestamps, in order
     # the schedules ran on the virtual clock meanwhile

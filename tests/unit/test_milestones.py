@@ -58,3 +58,15 @@ def test_wait_is_never_zero():
     plan = plan_next(facts(downloaded=True), M, start_of_day(date(2027, 1, 1)) - timedelta(microseconds=10))
     assert plan.wait_seconds >= 1 and plan.next_due_at is not None and plan.next_due_at.tzinfo is not None
     assert str(PARIS) == "Europe/Paris"
+
+
+def test_a_refused_invoice_ends_its_path():
+    plan = plan_next(facts(status=Status.REFUSED), M, datetime(2026, 12, 5, tzinfo=UTC))
+    assert plan.outcome == "closed" and plan.record == [(EventKind.CLOSED, {"reason": "refused: the lifecycle of this invoice ended"})]
+
+
+def test_a_dispute_or_suspension_pauses_the_reminders():
+    now = datetime(2026, 12, 3, 8, tzinfo=UTC)
+    for status in (Status.DISPUTED, Status.SUSPENDED):
+        assert plan_next(facts(status=status), M, now).outcome == "wait"
+    assert plan_next(facts(status=Status.DOWNLOADED), M, now).outcome == "remind"  # 209 resumes (COMPLETED -> downloaded)

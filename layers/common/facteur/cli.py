@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 
 
@@ -180,6 +181,78 @@ def _convert(args) -> int:
     return worst
 
 
+def _cdar_read(args) -> int:
+    from .controls.official import check
+    from .errors import RejectedInput
+    from .formats import cdar
+
+    worst, report = 0, []
+    for name in _inputs(args.files):
+        try:
+            data = Path(name).read_bytes()
+            msg = cdar.read(data)
+        except (OSError, RejectedInput) as exc:
+            reason = exc.message if isinstance(exc, RejectedInput) else str(exc)
+            report.append({"file": name, "readable": False, "reason": reason})
+            print(f"{name}: cannot be read: {reason}") if not args.json else None
+            worst = 2
+            continue
+        findings = check(data).blocking
+        worst = max(worst, 1 if findings else 0)
+        entry = {"file": name, "readable": True, "valid": not findings, "source": msg.source,
+                 "message": msg.model_dump(mode="json", exclude_none=True),
+                 "findings": [f.model_dump(mode="json", exclude_none=True) for f in findings]}
+        report.append(entry)
+        if not args.json:
+            for st in msg.statuses:
+                label = st.label or ""
+                extra = "".join(f" {k}={v}" for k, v in (("reason_code", st.reason_code), ("reason", st.reason),
+                                                          ("amount", st.amount)) if v is not None)
+                print(f"{name}: invoice {st.invoice_number} of {st.invoice_date or '?'}: {st.code} {label} "
+                      f"(message {msg.type_code}, from the {msg.source or '?'}){extra}")
+            if findings:
+                print(f"{name}: NOT valid: " + ", ".join(sorted({f'{f.rule} ({f.source})' for f in findings})))
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    return worst
+
+
+def _cdar_write(args) -> int:
+    from datetime import datetime
+    from decimal import Decimal, InvalidOperation
+
+    from .controls.official import check
+    from .errors import RejectedInput
+    from .formats import cdar
+    from .formats.reader import read_document
+    from .model.lifecycle import LIFECYCLE
+
+    if args.code not in LIFECYCLE:
+        print(f"{args.code} is not a lifecycle status (200-213)", file=sys.stderr)
+        return 2
+    rule = LIFECYCLE[args.code]
+    if "reason" in rule.needs and not (args.reason or args.reason_code):
+        print(f"{args.code} ({rule.label_fr}) needs --reason-code and --reason", file=sys.stderr)
+        return 2
+    try:
+        amount = Decimal(args.amount) if args.amount is not None else None
+        inv = read_document(Path(args.invoice).read_bytes(), filename=args.invoice).invoice
+    except (OSError, RejectedInput, InvalidOperation) as exc:
+        print(f"{args.invoice}: {exc.message if isinstance(exc, RejectedInput) else exc}", file=sys.stderr)
+        return 2
+    if "amount" in rule.needs and amount is None:
+        amount = inv.amount_due
+    now = datetime.now(UTC)
+    msg = cdar.message_for(inv, args.code, reason_code=args.reason_code, reason=args.reason, amount=amount, at=now,
+                           message_id=args.id or f"CDV-{inv.number}-{args.code}-{now.strftime('%Y%m%d%H%M%S')}")
+    data = cdar.write(msg)
+    findings = check(data).blocking
+    (Path(args.output).write_bytes(data) if args.output else sys.stdout.write(data.decode("utf-8")))
+    for f in findings:
+        print(f"NOT valid: {f.rule} ({f.source}): {f.message[:300]}", file=sys.stderr)
+    return 1 if findings else 0
+
+
 def _schema(args) -> int:
     from .model.schema import json_schema
 
@@ -221,6 +294,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fr", action="store_true", help="also check each output with the French BR-FR rules")
     p.add_argument("--lossless", action="store_true", help="write nothing the target cannot carry whole (exit 1 instead)")
     p.set_defaults(func=_convert)
+    p = sub.add_parser("cdar", help="French lifecycle messages (CDAR D22B): read and write")
+    csub = p.add_subparsers(dest="cdar_command", required=True)
+    p = csub.add_parser("read", help="what CDAR messages say, checked with the official XSD and BR-FR-CDV rules "
+                                     "(exit 0 valid, 1 not valid, 2 unreadable)")
+    p.add_argument("files", nargs="+", help="files or directories")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cdar_read)
+    p = csub.add_parser("write", help="the CDAR message of a status about an invoice, checked before it is written")
+    p.add_argument("--invoice", required=True, help="the invoice file (Factur-X, CII, UBL, JSON...) the status is about")
+    p.add_argument("--code", required=True, type=int, help="the status, 200-213")
+    p.add_argument("--reason-code", help="e.g. TX_TVA_ERR (210), JUSTIF_ABS (208)")
+    p.add_argument("--reason", help="the reason, in words")
+    p.add_argument("--amount", help="206: approved; 211: paid; 212: cashed (default: the amount due)")
+    p.add_argument("--id", help="the message's id (default: derived from the invoice, status and time)")
+    p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.set_defaults(func=_cdar_write)
     p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
     p.set_defaults(func=_schema)
     p = sub.add_parser("directory", help="the directory of suppliers and customers")

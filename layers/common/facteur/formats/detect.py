@@ -13,6 +13,7 @@ class Kind(str, Enum):
     UBL_CREDIT_NOTE = "ubl-creditnote"
     ZUGFERD1 = "zugferd1"
     ORDERX = "orderx"
+    CDAR = "cdar"  # a lifecycle message (CrossDomainAcknowledgementAndResponse)
     JSON = "json"
     EDIFACT = "edifact"
     XML_OTHER = "xml-other"
@@ -24,6 +25,7 @@ NS_UBL_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_UBL_CN = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 NS_ZF1 = "urn:ferd:CrossIndustryDocument:invoice:1p0"
 NS_ORDERX = "urn:un:unece:uncefact:data:standard:SCRDMCCBDACIOMessageStructure:100"
+NS_CDAR = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100"
 
 
 def sniff(data: bytes) -> Kind:
@@ -52,4 +54,6 @@ def xml_kind(root: etree._Element) -> Kind:
         return Kind.ZUGFERD1
     if qn.namespace == NS_ORDERX:
         return Kind.ORDERX
+    if qn.namespace == NS_CDAR and qn.localname == "CrossDomainAcknowledgementAndResponse":
+        return Kind.CDAR
     return Kind.XML_OTHER

@@ -56,12 +56,15 @@ class EventKind(str, Enum):
     PARTIALLY_PAID = "partially_paid"  # a payment for part of the amount due (the rest stays open)
     RETRIED = "retried"  # the supplier asked a failed invoice to run its path again
     REDRIVEN = "redriven"  # the sweep started the path of an invoice stuck in `received`
+    PLATFORM_STATUS = "platform_status"  # 200-203 reported by a platform (the PA's word, not Facteur's milestones)
+    TAKEN_IN_CHARGE = "taken_in_charge"  # 204: the buyer took the invoice in charge
 
 
+# The lifecycle code an event carries. Facteur's own milestones (deposited = passed its checks, sent,
+# delivered by a channel, downloaded) carry none: 200-203 are a platform's word and arrive as
+# PLATFORM_STATUS events with their code in the detail (see LIFECYCLE below).
 FRENCH_CODE: dict[EventKind, FrenchStatus] = {
-    EventKind.DEPOSITED: FrenchStatus.DEPOSEE,
-    EventKind.SENT: FrenchStatus.EMISE,
-    EventKind.DELIVERED: FrenchStatus.MISE_A_DISPOSITION,
+    EventKind.TAKEN_IN_CHARGE: FrenchStatus.PRISE_EN_CHARGE,
     EventKind.APPROVED: FrenchStatus.APPROUVEE,
     EventKind.PARTIALLY_APPROVED: FrenchStatus.APPROUVEE_PARTIELLEMENT,
     EventKind.DISPUTED: FrenchStatus.EN_LITIGE,
@@ -186,4 +189,85 @@ def report_refusal(status: Status, kind: EventKind) -> str | None:
         return "this invoice is already paid"
     if status not in allowed:
         return f"'{kind.value}' cannot be reported on an invoice that is {status.value}"
+    return None
+
+
+# --- The French lifecycle (statuses 200-213): who may set each, and after what ----------------
+# One table (DGFiP external specifications; ../shared/docs/PRODUCT.md): a status's issuers, what it
+# must carry, the statuses it may follow, and its effect on the path (pause, resume, end).
+# The BR-FR-CDV Schematron checks a CDAR message's form; this table checks its sense.
+
+class Source(str, Enum):
+    PLATFORM = "platform"  # a plateforme agréée (PA), Chorus Pro, the PPF
+    BUYER = "buyer"
+    SELLER = "seller"  # the supplier (Facteur's user)
+
+
+PLATFORM, BUYER, SELLER = Source.PLATFORM, Source.BUYER, Source.SELLER
+_BEFORE_BUYER = frozenset({200, 201, 202, 203, 204})
+_BUYER_STEPS = frozenset({204, 205, 206, 207, 208, 209})
+
+
+class LifecycleRule:
+    __slots__ = ("code", "label_fr", "label_en", "issuers", "mandatory", "needs", "after", "effect", "kind")
+
+    def __init__(self, code: int, label_fr: str, label_en: str, issuers: set[Source], kind: EventKind, *,
+                 mandatory: bool = False, needs: frozenset[str] = frozenset(), after: frozenset[int] | None = None,
+                 effect: str | None = None) -> None:
+        self.code, self.label_fr, self.label_en, self.kind = code, label_fr, label_en, kind
+        self.issuers, self.mandatory, self.needs = frozenset(issuers), mandatory, needs
+        self.after = after  # the statuses the last one must be among (None: any, or none yet)
+        self.effect = effect  # "pause", "resume", "end"
+
+
+LIFECYCLE: dict[int, LifecycleRule] = {r.code: r for r in [
+    # The platform's transmission statuses may arrive in any order (and 200 may not reach Facteur at all).
+    LifecycleRule(200, "Déposée", "Deposited", {PLATFORM}, EventKind.PLATFORM_STATUS, mandatory=True),
+    LifecycleRule(201, "Émise par la plateforme", "Issued by the platform", {PLATFORM}, EventKind.PLATFORM_STATUS),
+    LifecycleRule(202, "Reçue par la plateforme", "Received by the platform", {PLATFORM}, EventKind.PLATFORM_STATUS),
+    LifecycleRule(203, "Mise à disposition", "Made available", {PLATFORM}, EventKind.PLATFORM_STATUS),
+    LifecycleRule(204, "Prise en charge", "Taken in charge", {BUYER}, EventKind.TAKEN_IN_CHARGE, after=_BEFORE_BUYER),
+    LifecycleRule(205, "Approuvée", "Approved", {BUYER}, EventKind.APPROVED, after=_BEFORE_BUYER | _BUYER_STEPS),
+    LifecycleRule(206, "Approuvée partiellement", "Partially approved", {BUYER}, EventKind.PARTIALLY_APPROVED,
+                  needs=frozenset({"reason", "amount"}), after=_BEFORE_BUYER | _BUYER_STEPS),
+    LifecycleRule(207, "En litige", "Disputed", {BUYER}, EventKind.DISPUTED, needs=frozenset({"reason"}),
+                  after=_BEFORE_BUYER | _BUYER_STEPS, effect="pause"),
+    LifecycleRule(208, "Suspendue", "Suspended", {BUYER}, EventKind.SUSPENDED, needs=frozenset({"reason"}),
+                  after=_BEFORE_BUYER | _BUYER_STEPS, effect="pause"),
+    LifecycleRule(209, "Complétée", "Completed", {SELLER}, EventKind.COMPLETED, after=frozenset({207, 208}), effect="resume"),
+    LifecycleRule(210, "Refusée", "Refused", {BUYER}, EventKind.REFUSED, mandatory=True, needs=frozenset({"reason"}),
+                  after=_BEFORE_BUYER | _BUYER_STEPS, effect="end"),
+    LifecycleRule(211, "Paiement transmis", "Payment sent", {BUYER}, EventKind.PAYMENT_SENT,
+                  after=_BEFORE_BUYER | _BUYER_STEPS | {211}),
+    LifecycleRule(212, "Encaissée", "Cashed", {SELLER}, EventKind.PAID, mandatory=True, needs=frozenset({"amount"}),
+                  after=_BEFORE_BUYER | _BUYER_STEPS | {211, 212}, effect="end"),
+    LifecycleRule(213, "Rejetée", "Rejected by the platform", {PLATFORM}, EventKind.PLATFORM_REJECTED, mandatory=True,
+                  needs=frozenset({"reason"}), after=frozenset({200, 201, 202}), effect="end"),
+]}
+ENDED = frozenset({210, 213})  # after these only a corrected invoice continues (212 ends too, once fully paid)
+
+
+def lifecycle_refusal(history: list[int], code: int, source: Source, *, reason: str | None, amount: object | None,
+                      fully_paid: bool = False) -> str | None:
+    """Why status `code` from `source` cannot follow the statuses `history` (oldest first); None: it can."""
+    rule = LIFECYCLE.get(code)
+    if rule is None:
+        return f"{code} is not a lifecycle status (200-213)"
+    if source not in rule.issuers:
+        who = " or ".join(sorted(s.value for s in rule.issuers))
+        return f"{code} ({rule.label_fr}) is set by the {who}, not the {source.value}"
+    if "reason" in rule.needs and not (reason or "").strip():
+        return f"{code} ({rule.label_fr}) needs a reason"
+    if "amount" in rule.needs and amount is None:
+        return f"{code} ({rule.label_fr}) needs an amount"
+    ended = next((c for c in reversed(history) if c in ENDED), None)
+    if ended is not None:
+        return f"the invoice was {LIFECYCLE[ended].label_fr.lower()} ({ended}): only a corrected invoice goes on"
+    if fully_paid:
+        return "the invoice is cashed (212) in full"
+    last = history[-1] if history else None
+    if rule.after is not None and last is not None and last not in rule.after and last != code:
+        return f"{code} ({rule.label_fr}) cannot follow {last} ({LIFECYCLE[last].label_fr})"
+    if rule.effect == "resume" and not any(c in (207, 208) for c in history[-1:]):
+        return f"{code} ({rule.label_fr}) resumes a disputed (207) or suspended (208) invoice"
     return None

@@ -40,6 +40,11 @@ class ReasonDetail(_Detail):  # rejected, refused, closed...
     code: str | None = None
 
 
+class LifecycleDetail(_Detail):  # platform_status (200-203), taken_in_charge (204)
+    lifecycle_code: int = Field(..., ge=200, le=213)
+    source: str
+
+
 class FailureDetail(_Detail):  # failed
     error: str
     cause: str = ""
@@ -58,7 +63,7 @@ DETAILS: dict[EventKind, type[_Detail]] = {
     EventKind.BOUNCED: DeliveryDetail, EventKind.PAID: PaymentDetail, EventKind.PARTIALLY_PAID: PaymentDetail,
     EventKind.PAYMENT_SENT: PaymentDetail, EventKind.REJECTED: ReasonDetail, EventKind.REFUSED: ReasonDetail,
     EventKind.CLOSED: ReasonDetail, EventKind.FAILED: FailureDetail, EventKind.DOWNLOADED: DownloadDetail,
-    EventKind.OVERDUE: OverdueDetail,
+    EventKind.OVERDUE: OverdueDetail, EventKind.PLATFORM_STATUS: LifecycleDetail, EventKind.TAKEN_IN_CHARGE: LifecycleDetail,
 }
 
 
@@ -92,6 +97,9 @@ class Event(BaseModel):
 
     @property
     def french_code(self) -> int | None:
+        """The lifecycle status (200-213) this event is, if any: a platform's 200-203 carry theirs."""
+        if isinstance(self.detail.get("lifecycle_code"), int):
+            return int(self.detail["lifecycle_code"])
         code = FRENCH_CODE.get(self.kind)
         return int(code) if code else None
 

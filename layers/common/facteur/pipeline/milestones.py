@@ -41,10 +41,13 @@ class Plan:
 
 
 def plan_next(facts: Facts, m: Milestones, now: datetime) -> Plan:
-    """paid -> end; horizon passed -> closed; not downloaded after the deadline -> remind (up to
-    the customer's maximum); otherwise wait until the next thing that can happen."""
+    """paid -> end; refused (210/213) or horizon passed -> closed; not downloaded after the deadline
+    -> remind (up to the customer's maximum, never while disputed or suspended: 207/208 pause, 209
+    resumes); otherwise wait until the next thing that can happen."""
     if facts.status is Status.PAID:
         return Plan("paid", 1, None)
+    if facts.status is Status.REFUSED:  # 210 by the buyer or 213 by a platform: a corrected invoice starts its own path
+        return Plan("closed", 1, None, [(EventKind.CLOSED, {"reason": "refused: the lifecycle of this invoice ended"})])
     horizon = start_of_day(facts.due + timedelta(days=m.horizon_days_after_due))
     if now >= horizon:
         return Plan("closed", 1, None, [(EventKind.CLOSED, {"reason": "tracking horizon passed without payment"})])
@@ -52,7 +55,8 @@ def plan_next(facts: Facts, m: Milestones, now: datetime) -> Plan:
     overdue_from = start_of_day(facts.due + timedelta(days=1))
     if now >= overdue_from and not facts.overdue_recorded:
         record.append((EventKind.OVERDUE, {"due_date": facts.due.isoformat()}))
-    if not facts.downloaded and facts.reminders < m.max_download_reminders:
+    paused = facts.status in (Status.DISPUTED, Status.SUSPENDED)  # 207 / 208: no reminder until 209 or a decision
+    if not paused and not facts.downloaded and facts.reminders < m.max_download_reminders:
         wait = m.remind_every_hours * 3600
         return Plan("remind", wait, now + timedelta(seconds=wait), record)
     # Downloaded (or reminders exhausted): check for payment periodically until the horizon,

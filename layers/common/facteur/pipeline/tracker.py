@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import clock
 from ..context import Context
 from ..delivery import links
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..model.lifecycle import REASON_REQUIRED, REPORTABLE, EventKind, report_refusal
+from ..model.lifecycle import LIFECYCLE, REASON_REQUIRED, REPORTABLE, EventKind, Source, Status, lifecycle_refusal, report_refusal
 from ..tracking.deliveries import DeliveryStore
 from ..tracking.store import Event, Payment, apply_event
 
@@ -49,6 +49,21 @@ def record_ses_event(ctx: Context, detail: dict[str, Any]) -> dict:
     return {"recorded": kind.value, "invoice_id": invoice_id}
 
 
+def _no_float(v: Any) -> Any:
+    if isinstance(v, float):
+        raise ValueError("give amounts as decimal strings (\"180.00\"), not floating-point numbers")
+    return v
+
+
+def _plausible(v: Decimal | None) -> Decimal | None:
+    if v is not None and (not v.is_finite() or v <= 0 or v >= Decimal("1e15") or -v.as_tuple().exponent > 4):  # type: ignore[operator]
+        raise ValueError("an amount is positive, below 10^15, with at most 4 decimals")
+    return v
+
+
+Amount = Annotated[Decimal | None, BeforeValidator(_no_float), AfterValidator(_plausible)]
+
+
 class ReportedEvent(BaseModel):
     """POST /invoices/{id}/events: what the supplier (or its ERP) reports."""
 
@@ -56,25 +71,11 @@ class ReportedEvent(BaseModel):
 
     kind: EventKind
     at: AwareDatetime | None = Field(None, description="When it happened (with a time zone); default: now")
-    amount: Decimal | None = Field(None, description="Payment amount (a decimal string); default: what is outstanding")
+    amount: Amount = Field(None, description="Payment amount (a decimal string); default: what is outstanding")
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217; must be the invoice's")
     reason: str | None = Field(None, max_length=2000)
     reason_code: str | None = Field(None, max_length=50)
     reference: str | None = Field(None, max_length=200, description="The payment's or message's own id: reported once")
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _decimal_only(cls, v: Any) -> Any:
-        if isinstance(v, float):
-            raise ValueError("give amounts as decimal strings (\"180.00\"), not floating-point numbers")
-        return v
-
-    @field_validator("amount")
-    @classmethod
-    def _plausible(cls, v: Decimal | None) -> Decimal | None:
-        if v is not None and (not v.is_finite() or v <= 0 or v >= Decimal("1e15") or -v.as_tuple().exponent > 4):  # type: ignore[operator]
-            raise ValueError("an amount is positive, below 10^15, with at most 4 decimals")
-        return v
 
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -100,29 +101,144 @@ def record_reported_event(ctx: Context, supplier_id: str, invoice_id: str, body:
                                                  "reference": body.reference}.items() if v}
     kind, mutate = body.kind, None
     if body.kind in (EventKind.PAID, EventKind.PAYMENT_SENT):
-        currency = body.currency or rec.currency or "EUR"
-        if rec.currency and currency != rec.currency:
-            raise InvalidInput(f"the invoice is in {rec.currency}, not {currency}", code="currency_mismatch")
-        if body.amount is not None or body.kind is EventKind.PAID:
-            outstanding = rec.outstanding
-            amount = body.amount if body.amount is not None else outstanding
-            if amount is None:
-                raise InvalidInput("this invoice has no amount due: give the amount", code="amount_required")
-            if outstanding is not None and amount > outstanding:
-                raise InvalidInput(f"{amount} {currency} is more than the {outstanding} {currency} outstanding",
-                                   code="overpayment")
-            detail.update(amount=str(amount), currency=currency)
-            if body.kind is EventKind.PAID:
-                payment = Payment(amount=amount, currency=currency, at=at, reference=body.reference)
-                if outstanding is not None and amount < outstanding:
-                    kind = EventKind.PARTIALLY_PAID
-                    detail["outstanding"] = str(outstanding - amount)
-
-                def mutate(r):
-                    r.payments = [*r.payments, payment]
+        kind, mutate = _payment(rec, body.kind, body.amount, body.currency, at, body.reference, detail)
     event_id = f"supplier:{body.kind.value}:{body.reference}" if body.reference else None
     updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=at, id=event_id,
                                                        actor=f"supplier:{supplier_id}", detail=detail), mutate=mutate)
+    return updated.public()
+
+
+def _payment(rec, kind: EventKind, amount: Decimal | None, currency: str | None, at, reference: str | None,
+             detail: dict[str, Any]):
+    """A payment (212, paid) or a payment order (211): checked against what is outstanding, in the
+    invoice's currency; a payment below it is partial. Returns the event kind and the projection's change."""
+    currency = currency or rec.currency or "EUR"
+    if rec.currency and currency != rec.currency:
+        raise InvalidInput(f"the invoice is in {rec.currency}, not {currency}", code="currency_mismatch")
+    if amount is None and kind is not EventKind.PAID:
+        return kind, None
+    outstanding = rec.outstanding
+    amount = amount if amount is not None else outstanding
+    if amount is None:
+        raise InvalidInput("this invoice has no amount due: give the amount", code="amount_required")
+    if outstanding is not None and amount > outstanding:
+        raise InvalidInput(f"{amount} {currency} is more than the {outstanding} {currency} outstanding", code="overpayment")
+    detail.update(amount=str(amount), currency=currency)
+    if kind is not EventKind.PAID:
+        return kind, None
+    payment = Payment(amount=amount, currency=currency, at=at, reference=reference)
+    if outstanding is not None and amount < outstanding:
+        kind = EventKind.PARTIALLY_PAID
+        detail["outstanding"] = str(outstanding - amount)
+
+    def mutate(r):
+        r.payments = [*r.payments, payment]
+
+    return kind, mutate
+
+
+# --- the French lifecycle (200-213), as JSON or as a CDAR message -------------------------------
+
+class LifecycleStatus(BaseModel):
+    """POST /invoices/{id}/lifecycle as JSON: a status the supplier's platform forwarded (or its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: int = Field(..., description="200-213")
+    source: Source | None = Field(None, description="platform, buyer or seller; default: the status's only issuer")
+    reason_code: str | None = Field(None, max_length=50)
+    reason: str | None = Field(None, max_length=2000)
+    amount: Amount = Field(None, description="206: the amount approved; 211/212: the amount paid (decimal string)")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    at: AwareDatetime | None = None
+    reference: str | None = Field(None, max_length=200, description="the message's own id: recorded once")
+
+
+def record_lifecycle(ctx: Context, supplier_id: str, invoice_id: str, body: bytes, content_type: str = "") -> dict:
+    """A lifecycle status for one invoice, from JSON or a CDAR message. A CDAR is kept as received
+    (whatever follows); its statuses for other invoices are reported back, never dropped."""
+    rec = ctx.store.get(invoice_id)
+    if rec.supplier_id != supplier_id:
+        raise NotFound(f"invoice {invoice_id} not found")
+    if body.lstrip()[:1] == b"<" or "xml" in content_type:
+        return _record_cdar(ctx, supplier_id, rec, body)
+    import json
+
+    try:
+        payload = json.loads(body.decode("utf-8") or "{}")
+    except ValueError as exc:
+        raise ValueError("the body is neither a CDAR message nor valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidInput("the body must be a JSON object or a CDAR message", code="not_an_object")
+    st = LifecycleStatus.model_validate(payload)
+    return _apply_status(ctx, supplier_id, rec, st.code, st.source, reason_code=st.reason_code, reason=st.reason,
+                         amount=st.amount, currency=st.currency, at=st.at, reference=st.reference, extra={})
+
+
+def _record_cdar(ctx: Context, supplier_id: str, rec, body: bytes) -> dict:
+    from ..controls.official import check
+    from ..formats import cdar
+
+    key = ctx.documents.put(f"lifecycle/{supplier_id}/{rec.invoice_id}/{clock.now().strftime('%Y%m%dT%H%M%S%f')}.xml",
+                            body, "application/xml")  # kept as received, before anything can refuse it
+    msg = cdar.read(body)
+    findings = sorted({f.rule for f in check(body).blocking})  # the form (BR-FR-CDV): recorded, the sense decides
+    mine = [st for st in msg.statuses if st.invoice_number == rec.number]
+    others = [st.invoice_number for st in msg.statuses if st.invoice_number != rec.number]
+    if not mine:
+        raise InvalidInput(f"this CDAR message is about {', '.join(others)[:200]}, not invoice {rec.number} "
+                           f"(kept as {key})", code="cdar_other_invoice")
+    source = Source(msg.source) if msg.source else None
+    results = []
+    for st in mine:
+        extra = {"message_id": msg.id, "cdar_key": key, **({"cdar_findings": findings} if findings else {})}
+        if st.reason_code:
+            extra["reason_code"] = st.reason_code
+        results.append(_apply_status(ctx, supplier_id, rec, st.code, source, reason_code=st.reason_code, reason=st.reason,
+                                     amount=st.amount, currency=None, at=msg.issued_at,
+                                     reference=f"{msg.id}:{st.code}" if msg.id else None, extra=extra))
+        rec = ctx.store.get(rec.invoice_id)
+    out = results[-1]
+    if others:
+        out = {**out, "not_this_invoice": others, "kept_as": key}
+    return out
+
+
+def _apply_status(ctx: Context, supplier_id: str, rec, code: int, source: Source | None, *, reason_code: str | None,
+                  reason: str | None, amount: Decimal | None, currency: str | None, at, reference: str | None,
+                  extra: dict[str, Any]) -> dict:
+    rule = LIFECYCLE.get(code)
+    if rule is None:
+        raise InvalidInput(f"{code} is not a lifecycle status (200-213)", code="unknown_status")
+    if source is None:
+        if len(rule.issuers) != 1:
+            raise InvalidInput(f"say who set {code}: 'source'", code="source_required")
+        (source,) = rule.issuers
+    event_id = f"lifecycle:{reference}" if reference else None
+    if event_id and ctx.store.has_event(rec.invoice_id, event_id):
+        return rec.public()  # the same message again: recorded once, answered the same
+    history = [c for c in (e.french_code for e in ctx.store.timeline(rec.invoice_id)) if c]
+    fully_paid = rec.status is Status.PAID
+    why = lifecycle_refusal(history, code, source, reason=reason or reason_code, amount=amount
+                            if code != 212 else (amount if amount is not None else rec.outstanding), fully_paid=fully_paid)
+    if why:
+        form = any(w in why for w in ("not a lifecycle", "is set by", "needs"))
+        raise (InvalidInput if form else Conflict)(why, code="lifecycle_invalid" if form else "lifecycle_not_now")
+    now = clock.now()
+    at = at or now
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput("'at' is in the future", code="date_out_of_range")
+    detail: dict[str, Any] = {"lifecycle_code": code, "source": source.value, **extra,
+                              **{k: v for k, v in {"reason": reason or (reason_code and f"code {reason_code}"),
+                                                   "reason_code": reason_code}.items() if v}}
+    kind, mutate = rule.kind, None
+    if code in (211, 212):
+        kind, mutate = _payment(rec, rule.kind, amount, currency, at, reference, detail)
+    elif code == 206 and amount is not None:
+        detail["amount"] = str(amount)
+    updated = apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=kind, at=at, id=event_id,
+                                                           actor=f"{source.value}:via:{supplier_id}", detail=detail),
+                          mutate=mutate)
     return updated.public()
 
 
