@@ -253,6 +253,68 @@ def _cdar_write(args) -> int:
     return 1 if findings else 0
 
 
+def _scenario_simulate(args) -> int:
+    """Every action a scenario would take on the given invoices and events, up to a date."""
+    from datetime import date, datetime, time
+    from decimal import Decimal, InvalidOperation
+
+    from .errors import FacteurError
+    from .reminders.interest import RateTable
+    from .reminders.planner import KINDS, PARIS, Happening, OpenInvoice, schedule
+    from .reminders.scenario import for_customer, load
+
+    def fail(msg: str) -> int:
+        print(msg, file=sys.stderr)
+        return 2
+
+    try:
+        scenarios = load(Path(args.scenario).read_text(encoding="utf-8"))
+        rates = RateTable.parse(Path(args.rates).read_text(encoding="utf-8"), what=args.rates) if args.rates else RateTable.ecb()
+        until = date.fromisoformat(args.until)
+        rows = json.loads(Path(args.invoices).read_text(encoding="utf-8"))
+        if not isinstance(rows, list):
+            return fail(f"{args.invoices}: a JSON list of invoices is expected")
+        invoices = [OpenInvoice(id=str(r["id"]), number=str(r.get("number", r["id"])), customer=str(r["customer"]),
+                                issue_date=date.fromisoformat(r["issue_date"]), due_date=date.fromisoformat(r["due_date"]),
+                                amount_due=Decimal(str(r["amount_due"])), currency=r.get("currency", "EUR")) for r in rows]
+        events: dict[str, list[Happening]] = {}
+        for n, line in enumerate(Path(args.events).read_text(encoding="utf-8").splitlines(), start=1) if args.events else []:
+            if not line.strip():
+                continue
+            ev = json.loads(line)
+            if ev.get("kind") not in KINDS:
+                return fail(f"{args.events}, line {n}: kind {ev.get('kind')!r} is not one of {', '.join(sorted(KINDS))}")
+            at = ev["at"]
+            when = (datetime.fromisoformat(at) if "T" in at else datetime.combine(date.fromisoformat(at), time(0), tzinfo=PARIS))
+            if when.tzinfo is None:
+                return fail(f"{args.events}, line {n}: 'at' {at} needs a time zone (or give a date only)")
+            amount = Decimal(str(ev["amount"])) if ev.get("amount") is not None else None
+            events.setdefault(str(ev["invoice"]), []).append(Happening(at=when, kind=ev["kind"], amount=amount))
+    except FacteurError as exc:
+        return fail(exc.message)
+    except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
+        return fail(f"cannot simulate: {type(exc).__name__}: {exc}")
+    actions = []
+    for inv in invoices:
+        scenario = for_customer(scenarios, inv.customer)
+        if scenario is None:
+            print(f"{inv.id}: no scenario applies to customer {inv.customer}", file=sys.stderr)
+            continue
+        happened = events.get(inv.id, []) + (events.get(inv.number, []) if inv.number != inv.id else [])
+        actions += [a for a in schedule(inv, happened, scenario, rates) if a.at.astimezone(PARIS).date() <= until]
+    actions.sort(key=lambda a: (a.at, a.invoice))
+    if args.json:
+        print(json.dumps([a.public() for a in actions], indent=2, ensure_ascii=False))
+        return 0
+    for a in actions:
+        p = a.public()
+        money = f"due {p['amount_due']}" + (f", interest {p['interest']}, indemnity {p['indemnity']}" if a.action in ("formal_notice", "hand_off") else "")
+        later = " (held by a pause, run on resumption)" if a.deferred else ""
+        print(f"{p['date']}  {a.invoice:<14} {a.action:<18} to {', '.join(a.to):<18} by {a.channel:<6} {money}  [{a.rule}]{later}")
+    print(f"{len(actions)} action(s) for {len(invoices)} invoice(s) up to {until.isoformat()}")
+    return 0
+
+
 def _schema(args) -> int:
     from .model.schema import json_schema
 
@@ -310,6 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--id", help="the message's id (default: derived from the invoice, status and time)")
     p.add_argument("-o", "--output", help="output file (default: standard output)")
     p.set_defaults(func=_cdar_write)
+    p = sub.add_parser("scenario", help="reminder and dunning scenarios")
+    ssub = p.add_subparsers(dest="scenario_command", required=True)
+    p = ssub.add_parser("simulate", help="every action a scenario would take on invoices and their events, up to a date")
+    p.add_argument("--scenario", required=True, help="scenario YAML")
+    p.add_argument("--invoices", required=True, help="JSON list of {id, number, customer, issue_date, due_date, amount_due, currency}")
+    p.add_argument("--events", help="JSON lines of {invoice, at, kind, amount?}")
+    p.add_argument("--until", required=True, help="YYYY-MM-DD")
+    p.add_argument("--rates", help="CSV from,rate_percent: the ECB rate in force from each date (default: the shipped table)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_scenario_simulate)
     p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
     p.set_defaults(func=_schema)
     p = sub.add_parser("directory", help="the directory of suppliers and customers")
