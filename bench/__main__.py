@@ -85,6 +85,11 @@ def main() -> int:
         total_b += tb
         print(f"{n:>6} line{'s' if n > 1 else ' '} {tf * 1000:>11.1f} {tb * 1000:>9.1f} {tf / tb:>6.2f}")
 
+    sizes = []
+    for n in (1, 20, 200):
+        inv = invoice(n)
+        sizes.append(f"{n} line{'s' if n > 1 else ''} {len(facturx.generate(inv, profile='en16931', pdf=render_pdf(inv))) / 1024:.0f} KB")
+    print("Factur-X size (the supplier's readable PDF + XML + XMP + sRGB profile, fonts subset): " + ", ".join(sizes))
     from facteur.conversion import lost_in
 
     inv = invoice(20)

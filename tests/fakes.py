@@ -4,7 +4,7 @@ locking on `version`, events recorded once by id, claims that return the winner.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,8 +59,9 @@ class FakeInvoices:
         out = [r for r in self.records.values() if r.supplier_id == supplier_id and (not status or r.status.value == status)]
         return out[:limit], None
 
-    def due(self, supplier_id: str, before: datetime, limit: int = 100) -> list[InvoiceRecord]:
-        return [r for r in self.records.values() if r.supplier_id == supplier_id and r.next_due_at and r.next_due_at <= before]
+    def due(self, supplier_id: str, before: datetime, page: int = 100) -> Iterator[InvoiceRecord]:
+        due = [r for r in self.records.values() if r.supplier_id == supplier_id and r.next_due_at and r.next_due_at <= before]
+        yield from (copy.deepcopy(r) for r in sorted(due, key=lambda r: r.next_due_at or before))
 
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         if key in self.keys:

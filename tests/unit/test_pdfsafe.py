@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -11,6 +12,8 @@ from reportlab.pdfgen import canvas
 
 from facteur.errors import RejectedInput
 from facteur.formats import pdfsafe
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def plain_pdf() -> bytes:
@@ -79,3 +82,32 @@ def test_javascript_launch_and_additional_actions_are_stripped():
     data = out.getvalue()
     assert b"/JavaScript" not in data and b"/Launch" not in data and b"calc.exe" not in data
     assert pdfsafe.strip_active_content(PdfWriter(clone_from=PdfReader(io.BytesIO(data)))) == []
+
+
+def test_a_rerendered_facturx_carries_the_suppliers_pdf_and_its_annex_once():
+    """A supplier PDF that cannot be a PDF/A-3 (Helvetica not embedded) with a delivery note
+    attached: the Factur-X is rendered from the data, the supplier's PDF travels beside it cleaned
+    of its attachments, and the delivery note travels once (not once more inside that PDF)."""
+    from facteur.controls.pdfa import check_facturx_pdf
+    from facteur.formats.reader import read_document
+    from facteur.pipeline.steps import _facturx
+
+    inv = read_document((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.setFont("Helvetica", 12)
+    c.drawString(72, 720, f"Facture {inv.number}")
+    c.save()
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
+    annex = b"%PDF-1.4 delivery note " + b"x" * 200_000
+    w.add_attachment("bon-de-livraison.pdf", annex)
+    out = io.BytesIO()
+    w.write(out)
+    pdf, notes, checked = _facturx(inv, "en16931", out.getvalue(), "fr")
+    assert "PDFA-FONT" in notes["rerendered"]["why"] and check_facturx_pdf(pdf, expected_profile="en16931") == []
+    files = PdfReader(io.BytesIO(pdf)).attachments
+    assert sorted(files) == sorted(["factur-x.xml", "bon-de-livraison.pdf", f"{inv.number}-original.pdf"])
+    assert files["bon-de-livraison.pdf"] == [annex]
+    original = PdfReader(io.BytesIO(files[f"{inv.number}-original.pdf"][0]))
+    assert not original.attachments  # the annex is not inside the supplier's PDF a second time
+    assert len(pdf) < len(annex) * 1.5

@@ -6,7 +6,7 @@ context.py); tests use in-memory fakes of the same protocols (tests/fakes.py).
 Dependencies point one way: handlers -> pipeline -> ports; adapters implement ports."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ class Invoices(Protocol):
     def by_supplier(self, supplier_id: str, status: str | None = None, limit: int = 100,
                     cursor: str | None = None) -> tuple[list[InvoiceRecord], str | None]: ...
 
-    def due(self, supplier_id: str, before: datetime, limit: int = 100) -> list[InvoiceRecord]: ...
+    def due(self, supplier_id: str, before: datetime, page: int = 100) -> Iterator[InvoiceRecord]: ...
 
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None: ...
 

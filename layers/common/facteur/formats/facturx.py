@@ -107,9 +107,10 @@ def _drop_embedded_files(writer) -> None:
 INVOICE_XML_NAMES = {"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"}
 
 
-def sanitised(pdf: bytes) -> bytes:
-    """The supplier's PDF without embedded files nor forbidden active content."""
-    return _sanitised(pdf)[0]
+def sanitised_parts(pdf: bytes) -> tuple[bytes, dict, list[str]]:
+    """The supplier's PDF cleaned, its embedded files other than an invoice XML ({name: {filedata,
+    description}}), and what active content was removed."""
+    return _sanitised(pdf)
 
 
 def _sanitised(pdf: bytes) -> tuple[bytes, dict, list[str]]:

@@ -174,8 +174,10 @@ def _facturx(inv: Invoice, profile: str, supplier_pdf: bytes | None, lang: str):
     unfit = [f.rule for f in out.blocking if f.source == "pdfa"]
     if supplier_pdf is None or not unfit:
         return out.data, notes, out
-    rendered = facturx.generate(inv, profile=profile, lang=lang,
-                                supplements={f"{_safe(inv.number)}-original.pdf": facturx.sanitised(supplier_pdf)})
+    clean, annexes, _ = facturx.sanitised_parts(supplier_pdf)  # its annexes travel once, beside its own PDF
+    supplements = {name: f["filedata"] for name, f in annexes.items()}
+    supplements[f"{_safe(inv.number)}-original.pdf"] = clean
+    rendered = facturx.generate(inv, profile=profile, lang=lang, supplements=supplements)
     out.data = rendered
     out.checked.findings = [f for f in out.checked.findings if f.source != "pdfa"] + check_facturx_pdf(rendered, expected_profile=profile)
     notes["rerendered"] = {"why": sorted(set(unfit)), "supplier_pdf": "embedded as a supplement"}

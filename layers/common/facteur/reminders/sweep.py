@@ -3,6 +3,8 @@ whose due date has passed unpaid are marked overdue once; the state machine owns
 per-invoice reminders, the sweep catches what is due across all suppliers."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from botocore.exceptions import ClientError
 
 from .. import clock
@@ -10,7 +12,7 @@ from ..adapters.aws_errors import classify
 from ..context import Context
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
-from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name
+from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name, save_description
 from ..pipeline.milestones import PARIS
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
@@ -19,6 +21,10 @@ OPEN = {Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED, Statu
 
 
 def sweep(ctx: Context) -> dict:
+    """Every invoice whose next milestone is due, all pages: stale `received` ones re-driven, open
+    ones past their due date marked overdue once; each is then moved out of the due range (the
+    next daily pass, or out of the index when nothing is left to watch), so that a pass reads what
+    is due and nothing it has already handled."""
     now = clock.now()
     overdue = checked = redriven = 0
     for supplier_id in ctx.directory.suppliers():
@@ -27,20 +33,33 @@ def sweep(ctx: Context) -> dict:
             if rec.status is Status.RECEIVED:  # stuck on the way in: never left `received`
                 redriven += redrive(ctx, rec)
                 continue
+            if rec.status not in OPEN:  # paid, closed, held...: nothing left for the sweep to watch
+                _next_check(ctx, rec, None)
+                continue
             # Due dates are Europe/Paris calendar days: overdue once the due day has ended there
-            if rec.status not in OPEN or not rec.due_date or rec.due_date >= now.astimezone(PARIS).date():
-                continue
-            if ctx.store.has_event(rec.invoice_id, "milestone:overdue"):
-                continue
-            apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
-                                                         id="milestone:overdue",
-                                                         detail={"due_date": rec.due_date.isoformat(), "by": "sweep"}))
-            overdue += 1
+            if rec.due_date and rec.due_date < now.astimezone(PARIS).date() and \
+                    not ctx.store.has_event(rec.invoice_id, "milestone:overdue"):
+                apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.OVERDUE, at=now,
+                                                             id="milestone:overdue",
+                                                             detail={"due_date": rec.due_date.isoformat(), "by": "sweep"}))
+                overdue += 1
+            _next_check(ctx, rec, now + timedelta(days=1))
     count("StaleReceived", redriven)
     count("Overdue", overdue)
     if redriven:
         logger.warning("stale received invoices re-driven", extra={"count": redriven})
     return {"checked": checked, "overdue": overdue, "redriven": redriven}
+
+
+def _next_check(ctx: Context, rec: InvoiceRecord, when) -> None:
+    """Move the invoice's next check, unless its own path has set a later one meanwhile."""
+    now = clock.now()
+
+    def move(r: InvoiceRecord) -> None:
+        if r.next_due_at is not None and r.next_due_at <= now:
+            r.next_due_at = when
+
+    save_description(ctx, rec.invoice_id, move)
 
 
 def redrive(ctx: Context, rec: InvoiceRecord) -> int:

@@ -52,6 +52,7 @@ class DirectoryStore(Table):
     # -- writes (loading the directory) --
     def put_supplier(self, s: Supplier, api_keys: Sequence[str] = ()) -> None:
         self._put({"PK": f"SUP#{s.id}", "SK": "PROFILE", "data": s.model_dump(mode="json")})
+        self._put({"PK": "SUPPLIERS", "SK": f"SUP#{s.id}"})  # the registry the schedules read (no scan)
         for k in api_keys:
             self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id})
 
@@ -97,13 +98,14 @@ class DirectoryStore(Table):
         return item["supplier_id"] if item else None
 
     def suppliers(self) -> list[str]:
-        """All supplier ids (for schedules). The directory is small; a GSI would replace this
-        query-by-prefix if it grew: it is a scan of PROFILE items only."""
-        out, kwargs = [], {"TableName": self.table_name, "FilterExpression": "SK = :p",
-                           "ExpressionAttributeValues": {":p": {"S": "PROFILE"}}, "ProjectionExpression": "PK"}
+        """All supplier ids (for schedules): one query of the registry partition, whatever the
+        number of customers and aliases in the table (items read = suppliers)."""
+        out: list[str] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": "PK = :p",
+                                  "ExpressionAttributeValues": {":p": {"S": "SUPPLIERS"}}}
         while True:
-            res = self.client.scan(**kwargs)
-            out += [i["PK"]["S"].split("#", 1)[1] for i in res.get("Items", [])]
+            res = self.client.query(**kwargs)
+            out += [i["SK"]["S"].split("#", 1)[1] for i in res.get("Items", [])]
             if "LastEvaluatedKey" not in res:
                 return sorted(out)
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]

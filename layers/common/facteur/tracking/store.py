@@ -18,6 +18,7 @@ updates); on a lost race the caller re-reads and re-applies."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -158,12 +159,18 @@ class InvoiceStore(Table):
         token = base64.urlsafe_b64encode(json.dumps(nxt).encode()).decode() if nxt else None
         return [_from_item(self._de(i)) for i in res.get("Items", [])], token
 
-    def due(self, supplier_id: str, before: datetime, limit: int = 100) -> list[InvoiceRecord]:
-        res = self.client.query(TableName=self.table_name, IndexName="GSI3",
-                                KeyConditionExpression="GSI3PK = :pk AND GSI3SK <= :t",
-                                ExpressionAttributeValues=self._ser({":pk": f"DUE#{supplier_id}", ":t": clock.iso(before) + "~"}),
-                                Limit=limit)
-        return [_from_item(self._de(i)) for i in res.get("Items", [])]
+    def due(self, supplier_id: str, before: datetime, page: int = 100) -> Iterator[InvoiceRecord]:
+        """Every invoice whose next milestone is due by `before` (sparse GSI3: only those with one),
+        page after page: items read = items due."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": "GSI3", "Limit": page,
+                                  "KeyConditionExpression": "GSI3PK = :pk AND GSI3SK <= :t",
+                                  "ExpressionAttributeValues": self._ser({":pk": f"DUE#{supplier_id}", ":t": clock.iso(before) + "~"})}
+        while True:
+            res = self.client.query(**kwargs)
+            yield from (_from_item(self._de(i)) for i in res.get("Items", []))
+            if "LastEvaluatedKey" not in res:
+                return
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
     # -- keys --
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
