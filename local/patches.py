@@ -10,6 +10,7 @@ shared/docs/LOCAL_RUNTIME.md). They replace private moto functions, so moto is p
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import sys
@@ -29,6 +30,8 @@ PATCH_POINTS = [
     ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time"),
     ("moto.events.models", "Rule", "send_to_targets"),
     ("moto.sesv2.responses", "SESV2Response", "send_email"),
+    ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", "ExecutionState", "_evaluate_with_timeout"),
+    ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint", "wait"),
 ]
 
 
@@ -238,9 +241,90 @@ def install_clock(clock: VirtualClock) -> None:
 
     replace(retrier_decl, "time", _Time)
 
+    _install_callback_timeouts(clock)
+
     import facteur.clock
 
     facteur.clock.set_provider(clock.now_dt)
+
+
+def _install_callback_timeouts(clock: VirtualClock) -> None:
+    """A `.waitForTaskToken` task's TimeoutSeconds(Path) runs on the virtual clock, like a Wait
+    state: the parked milestone loop times out at its planned check when the clock gets there, or
+    wakes as soon as SendTaskSuccess arrives. Other tasks keep moto's own (real-time) timeout."""
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.eval.callback import callback
+
+    original = getattr(execute_state.ExecutionState._evaluate_with_timeout, "__wrapped_by_facteur__",
+                       execute_state.ExecutionState._evaluate_with_timeout)
+
+    def _evaluate_with_timeout(self, env):
+        resource = getattr(self, "resource", None)
+        if getattr(resource, "condition", None) != ResourceCondition.WaitForTaskToken:
+            return original(self, env)
+        self.timeout.eval(env=env)
+        timeout_seconds = env.stack.pop()
+        frame = env.open_frame()
+        frame.states.reset(input_value=env.states.get_input())
+        frame.stack = copy.deepcopy(env.stack)
+        outputs: list = []
+        errors: list = [None]
+        done = threading.Event()
+
+        def _exec_and_notify():
+            try:
+                self._eval_execution(frame)
+                outputs.extend(frame.stack)
+            except Exception as ex:  # noqa: BLE001 - handed to the interpreter below, as moto does
+                errors.append(ex)
+            done.set()
+            with clock.cv:
+                clock.cv.notify_all()
+
+        threading.Thread(target=_exec_and_notify, daemon=True).start()
+        clock.sleep(timeout_seconds, still_running=lambda: not done.is_set() and env.is_running())
+        frame.set_ended()
+        env.close_frame(frame)
+        error = errors.pop()
+        if error:
+            raise error
+        if not done.is_set():
+            raise execute_state.EvalTimeoutError()
+        output = outputs.pop()
+        env.stack.append(output)
+        # what moto's own method does next: result, assignments, selector, result path
+        if not self._is_language_query_jsonpath():
+            env.states.set_result(output)
+        if self.assign_decl:
+            self.assign_decl.eval(env=env)
+        if self.result_selector:
+            self.result_selector.eval(env=env)
+        if self.result_path:
+            self.result_path.eval(env)
+        else:
+            env.states.reset(input_value=env.stack.pop())
+
+    replace(execute_state.ExecutionState, "_evaluate_with_timeout", _evaluate_with_timeout, original)
+
+    original_wait = getattr(callback.CallbackEndpoint.wait, "__wrapped_by_facteur__", callback.CallbackEndpoint.wait)
+
+    def wait(self, timeout=None):
+        if timeout is None:
+            return original_wait(self, timeout)
+        clock.sleep(timeout, still_running=lambda: not self._notify_event.is_set())
+        return self._outcome
+
+    replace(callback.CallbackEndpoint, "wait", wait, original_wait)
+
+    original_notify = getattr(callback.CallbackEndpoint.notify, "__wrapped_by_facteur__", callback.CallbackEndpoint.notify)
+
+    def notify(self, outcome):
+        original_notify(self, outcome)
+        with clock.cv:  # a sleeping waiter sees the token's outcome at once, not at its next poll
+            clock.cv.notify_all()
+
+    replace(callback.CallbackEndpoint, "notify", notify, original_notify)
 
 
 # --- 3. EventBridge rule -> Lambda -------------------------------------------------------

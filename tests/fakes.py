@@ -63,6 +63,12 @@ class FakeInvoices:
         due = [r for r in self.records.values() if r.supplier_id == supplier_id and r.next_due_at and r.next_due_at <= before]
         yield from (copy.deepcopy(r) for r in sorted(due, key=lambda r: r.next_due_at or before))
 
+    def park(self, invoice_id: str, token: str) -> None:
+        self.keys[f"WAIT#{invoice_id}"] = {"token": token}
+
+    def take_wait_token(self, invoice_id: str) -> str | None:
+        return (self.keys.pop(f"WAIT#{invoice_id}", None) or {}).get("token")
+
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         if key in self.keys:
             return dict(self.keys[key])

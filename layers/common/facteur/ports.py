@@ -35,6 +35,10 @@ class Invoices(Protocol):
 
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None: ...
 
+    def park(self, invoice_id: str, token: str) -> None: ...
+
+    def take_wait_token(self, invoice_id: str) -> str | None: ...
+
 
 class Directory(Protocol):
     """Suppliers (tenants), their customers and recipients, API keys."""

@@ -65,7 +65,8 @@ class Milestones(_M):
     download_within_hours: int = Field(72, description="Expected delay between sending and the first download")
     remind_every_hours: int = Field(72, description="Wait between two 'not yet downloaded' reminders")
     max_download_reminders: int = 3
-    payment_check_every_hours: int = Field(24 * 7, description="How often the path re-checks for payment")
+    payment_check_every_hours: int = Field(24 * 30, description="A safety re-check while waiting for payment: a payment, "
+                                                                  "a refusal or a dispute wakes the path at once")
     horizon_days_after_due: int = Field(90, description="Tracking ends this long after the due date")
     default_payment_days: int = Field(30, description="Due date when the invoice has none (BT-9)")
 

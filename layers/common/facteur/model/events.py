@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 INVOICE_ID = r"^inv_[0-9A-Z]{26}$"
 
 
+class ParkInput(BaseModel):
+    """The parked milestone loop: its invoice and the task token that resumes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_id: str = Field(..., pattern=INVOICE_ID)
+    token: str = Field(..., min_length=1, max_length=4096)
+
+
 class StepInput(BaseModel):
     """What the state machine passes to each step (statemachines/invoice.asl.yaml Parameters)."""
 

@@ -14,6 +14,7 @@ from ..context import Context
 from ..delivery import links
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..model.lifecycle import LIFECYCLE, REASON_REQUIRED, REPORTABLE, EventKind, Source, Status, lifecycle_refusal, report_refusal
+from ..observability import logger
 from ..tracking.deliveries import DeliveryStore
 from ..tracking.store import Event, Payment, apply_event
 
@@ -105,6 +106,8 @@ def record_reported_event(ctx: Context, supplier_id: str, invoice_id: str, body:
     event_id = f"supplier:{body.kind.value}:{body.reference}" if body.reference else None
     updated = apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=at, id=event_id,
                                                        actor=f"supplier:{supplier_id}", detail=detail), mutate=mutate)
+    if kind in WAKING:
+        wake(ctx, invoice_id, kind.value)
     return updated.public()
 
 
@@ -239,6 +242,8 @@ def _apply_status(ctx: Context, supplier_id: str, rec, code: int, source: Source
     updated = apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=kind, at=at, id=event_id,
                                                            actor=f"{source.value}:via:{supplier_id}", detail=detail),
                           mutate=mutate)
+    if kind in WAKING:
+        wake(ctx, rec.invoice_id, kind.value)
     return updated.public()
 
 
@@ -276,3 +281,38 @@ def open_link(ctx: Context, token: str) -> str:
                                                     detail={"document": claims.document}))
     filename = f"{rec.number or claims.invoice_id}.pdf" if claims.document == "facturx" else key.rsplit("/", 1)[-1]
     return ctx.documents.presign(key, ctx.settings.presigned_ttl_seconds, filename)
+
+
+# --- the parked milestone loop ----------------------------------------------------------------
+# The state machine parks each invoice with a task token until its next planned check; the events
+# that change what it must do hand the token back so that it acts at once (a payment ends it).
+
+WAKING = frozenset({EventKind.PAID, EventKind.REFUSED, EventKind.PLATFORM_REJECTED, EventKind.DISPUTED,
+                    EventKind.SUSPENDED, EventKind.COMPLETED, EventKind.APPROVED})
+
+
+def park(ctx: Context, invoice_id: str, token: str) -> dict:
+    ctx.store.park(invoice_id, token)
+    rec = ctx.store.get(invoice_id)
+    if rec.status in (Status.PAID, Status.REFUSED):  # it moved while the loop was planning: act now
+        wake(ctx, invoice_id, rec.status.value)
+    return {"parked": invoice_id}
+
+
+def wake(ctx: Context, invoice_id: str, why: str) -> bool:
+    """Hand the parked loop its token back (once). Never fails the caller: if the loop moved on
+    (token expired, execution ended) or the call fails, its planned check still comes."""
+    token = ctx.store.take_wait_token(invoice_id)
+    if not token:
+        return False
+    import json
+
+    from botocore.exceptions import ClientError
+
+    try:
+        ctx.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"woken_by": why}))
+        return True
+    except ClientError as exc:
+        logger.warning("could not wake the invoice's path", extra={"invoice_id": invoice_id,
+                                                                   "error": exc.response["Error"]["Code"]})
+        return False

@@ -172,6 +172,17 @@ class InvoiceStore(Table):
                 return
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
+    # -- the parked milestone loop's task token (its own item: never in the projection or its indexes) --
+    def park(self, invoice_id: str, token: str) -> None:
+        self.client.put_item(TableName=self.table_name, Item=self._ser({"PK": f"INV#{invoice_id}", "SK": "WAIT", "token": token,
+                                                                         "at": clock.iso(clock.now())}))
+
+    def take_wait_token(self, invoice_id: str) -> str | None:
+        """The parked loop's token, removed as it is read: one event wakes it, once."""
+        res = self.client.delete_item(TableName=self.table_name, Key=self._ser({"PK": f"INV#{invoice_id}", "SK": "WAIT"}),
+                                      ReturnValues="ALL_OLD")
+        return self._de(res["Attributes"]).get("token") if res.get("Attributes") else None
+
     # -- keys --
     def claim(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         """Put PK=key once. Returns None when claimed now, else the existing item (the winner)."""
