@@ -93,16 +93,9 @@ def test_a_rerendered_facturx_carries_the_suppliers_pdf_and_its_annex_once():
     from facteur.pipeline.steps import _facturx
 
     inv = read_document((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf)
-    c.setFont("Helvetica", 12)
-    c.drawString(72, 720, f"Facture {inv.number}")
-    c.save()
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
     annex = b"%PDF-1.4 delivery note " + b"x" * 200_000
-    w.add_attachment("bon-de-livraison.pdf", annex)
     out = io.BytesIO()
-    w.write(out)
+    PdfWriter(clone_from=with_files({"bon-de-livraison.pdf": annex})).write(out)
     pdf, notes, checked = _facturx(inv, "en16931", out.getvalue(), "fr")
     assert "PDFA-FONT" in notes["rerendered"]["why"] and check_facturx_pdf(pdf, expected_profile="en16931") == []
     files = PdfReader(io.BytesIO(pdf)).attachments

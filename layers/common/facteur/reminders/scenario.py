@@ -29,6 +29,13 @@ _AT = re.compile(r"^([a-z]+)([+-])(\d{1,4})([hdw])$")
 UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
+def _only(values: list[str], allowed: set[str], what: str) -> list[str]:
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ValueError(f"{what} {', '.join(unknown)}; one of {', '.join(sorted(allowed))}")
+    return values
+
+
 def duration(text: str) -> timedelta:
     m = _DURATION.match(str(text).strip())
     if not m:
@@ -72,10 +79,7 @@ class MilestoneRule(_M):
     @field_validator("otherwise")
     @classmethod
     def _actions(cls, v: list[str]) -> list[str]:
-        unknown = [a for a in v if a not in ACTIONS]
-        if unknown:
-            raise ValueError(f"unknown action(s) {', '.join(unknown)}; known: {', '.join(sorted(ACTIONS))}")
-        return v
+        return _only(v, ACTIONS, "unknown action(s)")
 
 
 class Step(_M):
@@ -103,10 +107,7 @@ class Step(_M):
     @field_validator("to")
     @classmethod
     def _roles(cls, v: list[str]) -> list[str]:
-        unknown = [r for r in v if r not in ROLES]
-        if unknown:
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(ROLES))}")
-        return v
+        return _only(v, ROLES, "unknown role(s)")
 
     @model_validator(mode="after")
     def _addressed(self) -> Step:
@@ -140,18 +141,12 @@ class Scenario(_M):
     @field_validator("pause_on")
     @classmethod
     def _pauses(cls, v: list[str]) -> list[str]:
-        unknown = [p for p in v if p not in PAUSES]
-        if unknown:
-            raise ValueError(f"cannot pause on {', '.join(unknown)}; one of {', '.join(sorted(PAUSES))}")
-        return v
+        return _only(v, PAUSES, "cannot pause on")
 
     @field_validator("stop_on")
     @classmethod
     def _stops(cls, v: list[str]) -> list[str]:
-        unknown = [s for s in v if s not in STOPS]
-        if unknown:
-            raise ValueError(f"cannot stop on {', '.join(unknown)}; one of {', '.join(sorted(STOPS))}")
-        return v
+        return _only(v, STOPS, "cannot stop on")
 
 
 def load(text: str) -> dict[str, Scenario]:
