@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,23 @@ def test_claims_must_be_typed():
     mac = base64.urlsafe_b64encode(hmac.new(KEY, f"v1.{kid}.{body_s}".encode(), hashlib.sha256).digest()).rstrip(b"=")
     with pytest.raises(Forbidden):
         links.verify(KEY, f"v1.{kid}.{body_s}.{mac.decode()}", NOW)
+
+
+def test_the_customer_check_and_dispatch_agree_on_who_is_reachable():
+    """A recipient on a channel Facteur cannot use yet passes nothing: with nobody else the invoice
+    is held with why (never a failure at dispatch); beside a reachable one it is a warning."""
+    from facteur.controls.customer import check_customer
+    from facteur.formats.reader import read_document
+    from facteur.model.directory import Customer
+    from facteur.pipeline.dispatch import plan_dispatch
+
+    inv = read_document((Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
+    portal = {"id": "portal", "name": "Portail", "channel": "http", "endpoint": "https://portal.example/invoices"}
+    only_http = Customer.model_validate({"id": "c", "name": "Client", "recipients": [portal]})
+    assert plan_dispatch(only_http).deliveries == []
+    (held,) = [f for f in check_customer(inv, only_http) if f.blocking]
+    assert held.rule == "CUST-NO-RECIPIENT" and "portal: channel 'http' is not available yet" in held.message
+    mixed = Customer.model_validate({"id": "c", "name": "Client",
+                                     "recipients": [portal, {"id": "ap", "name": "AP", "email": "ap@client.example"}]})
+    findings = check_customer(inv, mixed)
+    assert not [f for f in findings if f.blocking] and [f.rule for f in findings] == ["CUST-RECIPIENT-UNREACHABLE"]

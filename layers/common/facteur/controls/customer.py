@@ -42,9 +42,19 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
                       f"this {inv.profile.upper()} invoice has none: send it with its lines (EN 16931 profile)",
                       f"{customer.name} reçoit le format {', '.join(line_formats)}, qui exige des lignes de facture "
                       f"(BR-16) ; cette facture {inv.profile.upper()} n'en a pas : l'envoyer avec ses lignes (profil EN 16931)"))
-    if not any(r.email or r.endpoint for r in customer.recipients):
-        out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient with a channel address",
-                      f"{customer.name} n'a aucun destinataire joignable"))
+    # Who is reachable is what dispatch will do (one rule: pipeline.dispatch.plan_dispatch), so
+    # that an invoice nobody can receive is held here, with why, instead of failing at dispatch.
+    from ..pipeline.dispatch import plan_dispatch
+
+    plan = plan_dispatch(customer)
+    why = "; ".join(f"{rid}: {reason}" for rid, reason in plan.unreachable)
+    if not plan.deliveries:
+        out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient Facteur can reach" + (f" ({why})" if why else ""),
+                      f"{customer.name} n'a aucun destinataire joignable" + (f" ({why})" if why else "")))
+    elif plan.unreachable:
+        out.append(Finding(rule="CUST-RECIPIENT-UNREACHABLE", severity=Severity.WARNING, bt="BG-7", source="customer",
+                           message=f"some recipients of {customer.name} will not receive it: {why}",
+                           message_fr=f"certains destinataires de {customer.name} ne la recevront pas : {why}"))
     return out
 
 
