@@ -12,7 +12,8 @@ from facteur.pipeline.dispatch import plan_dispatch
 def customer() -> Customer:
     return Customer.model_validate({"id": "c", "name": "C", "recipients": [
         {"id": "a", "name": "A", "email": "a@c.example"},
-        {"id": "b", "name": "B", "channel": "http", "endpoint": "https://c.example/hook"},
+        {"id": "b", "name": "B", "channel": "pa", "endpoint": "0225:552100554"},
+        {"id": "h", "name": "H", "channel": "http", "endpoint": "https://c.example/hook"},  # no signing secret
         {"id": "n", "name": "N"},
     ]})
 
@@ -20,7 +21,8 @@ def customer() -> Customer:
 def test_plan_dispatch_lists_the_unreachable_with_the_reason():
     plan = plan_dispatch(customer())
     assert [p.recipient.id for p in plan.deliveries] == ["a"]
-    assert dict(plan.unreachable) == {"b": "channel 'http' is not available yet", "n": "no e-mail address"}
+    assert dict(plan.unreachable) == {"b": "channel 'pa' is not available yet", "n": "no e-mail address",
+                                      "h": "a webhook needs its endpoint URL and its signing secret (secret_id)"}
     assert plan_dispatch(customer(), skip=frozenset({"a"})).deliveries == []
 
 
@@ -61,3 +63,9 @@ def test_event_payloads_are_typed_per_kind():
     with pytest.raises(ValidationError):
         Event(invoice_id="inv_1", kind=EventKind.REJECTED, at=at, detail={})  # a rejection says why
     assert Event(invoice_id="inv_1", kind=EventKind.CONVERTED, at=at, detail={"anything": 1}).typed_detail is None
+
+
+def test_a_webhook_endpoint_must_be_https():
+    with pytest.raises(ValueError, match="https"):
+        Customer.model_validate({"id": "c", "name": "C", "recipients": [
+            {"id": "h", "name": "H", "channel": "http", "endpoint": "http://c.example/hook", "secret_id": "facteur/webhooks/s/h"}]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 
 class Role(str, Enum):
@@ -45,8 +45,18 @@ class Recipient(_M):
     channel: Channel = Channel.EMAIL
     email: EmailStr | None = None
     endpoint: str | None = Field(None, description="URL for HTTP channels, routing id for PA/Peppol/Chorus")
+    secret_id: str | None = Field(None, description="HTTP channel: the Secrets Manager secret holding the endpoint's whsec_ "
+                                                    "signing secret (named facteur/webhooks/<supplier id>/...)")
     language: str = Field("fr", description="Language of messages: fr or en")
     attach_document: bool = True
+
+    @model_validator(mode="after")
+    def _https_webhooks(self) -> Recipient:
+        if self.channel is Channel.HTTP and self.endpoint:
+            from ..delivery.webhook import check_url
+
+            check_url(self.endpoint)  # https only (plain http on loopback, for local receivers)
+        return self
 
 
 class Expectations(_M):

@@ -19,7 +19,8 @@ from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
 from ..tracking.store import Event, apply_event
 
-AVAILABLE_CHANNELS = frozenset({Channel.EMAIL})
+AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})
+CONFIRMED_ON_SEND = frozenset({Channel.HTTP})  # the receiver's 2xx is the delivery
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset()) -> 
             plan.unreachable.append((r.id, f"channel '{r.channel.value}' is not available yet"))
         elif r.channel is Channel.EMAIL and not r.email:
             plan.unreachable.append((r.id, "no e-mail address"))
+        elif r.channel is Channel.HTTP and not (r.endpoint and r.secret_id):
+            plan.unreachable.append((r.id, "a webhook needs its endpoint URL and its signing secret (secret_id)"))
         else:
             plan.deliveries.append(PlannedDelivery(r, r.channel))
     return plan
@@ -112,6 +115,10 @@ def _record(ctx: Context, invoice_id: str, purpose: str, p: PlannedDelivery, kin
     apply_event(ctx.store, invoice_id, Event(
         invoice_id=invoice_id, kind=kind, at=clock.now(), recipient_id=p.recipient.id,
         id=f"dlv:{purpose}:{p.recipient.id}:{p.channel.value}", detail=info))
+    if p.channel in CONFIRMED_ON_SEND and not detail.get("unconfirmed"):  # the receiver took it: delivered
+        apply_event(ctx.store, invoice_id, Event(
+            invoice_id=invoice_id, kind=EventKind.DELIVERED, at=clock.now(), recipient_id=p.recipient.id,
+            id=f"dlv-ok:{purpose}:{p.recipient.id}:{p.channel.value}", detail=info))
 
 
 def settle(out: Outcome, plan: DispatchPlan, *, require_one: bool = True) -> None:

@@ -22,7 +22,7 @@ from ..formats import cii, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
 from ..formats.unread import unread
-from ..model.directory import Customer, Milestones, OutputFormat
+from ..model.directory import Channel, Customer, Milestones, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
@@ -203,6 +203,8 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
     claims = links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires, int(now.timestamp()))
     token = links.sign(ctx.link_key, claims)
     link = f"{ctx.public_api_url}/d/{token}"
+    if recipient.channel is Channel.HTTP:
+        return _send_webhook(ctx, rec, inv, recipient, link, claims.expires_at.isoformat(), reminder=reminder, purpose=purpose)
     attachments = []
     if recipient.attach_document:
         pdf_key = rec.documents.get("facturx")
@@ -223,6 +225,28 @@ def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, re
     if ctx.settings.ses_configuration_set:
         kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
     return ctx.client("sesv2").send_email(**kwargs)["MessageId"]
+
+
+def _send_webhook(ctx: Context, rec: InvoiceRecord, inv: Invoice, recipient, link: str, link_expires: str, *,
+                  reminder: bool, purpose: str) -> str:
+    """Push the invoice to the recipient's endpoint, signed with its secret (delivery/webhook.py).
+    The webhook id is the delivery's own: the same on every retry of this delivery."""
+    from ..delivery import webhook
+
+    prefix = f"facteur/webhooks/{rec.supplier_id}/"
+    if not (recipient.secret_id or "").startswith(prefix):  # a supplier signs with its own secrets only
+        raise PermanentError(f"the webhook secret of '{recipient.id}' must be named {prefix}...", code="webhook_secret_forbidden")
+    value = ctx.client("secretsmanager").get_secret_value(SecretId=recipient.secret_id)["SecretString"]
+    body = webhook.payload(event="invoice.reminder" if reminder else "invoice.issued", link=link, link_expires=link_expires,
+                           invoice={"invoice_id": rec.invoice_id, "number": inv.number, "type_code": inv.type_code,
+                                    "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat() if inv.due_date else None,
+                                    "currency": inv.currency, "amount_due": str(inv.amount_due),
+                                    "seller": {"name": inv.seller.name, "vat_id": inv.seller.vat_id, "siren": inv.seller.siren},
+                                    "buyer": {"name": inv.buyer.name, "vat_id": inv.buyer.vat_id, "siren": inv.buyer.siren},
+                                    "purchase_order": inv.purchase_order_reference, "role": recipient.role.value})
+    msg_id = f"msg_{rec.invoice_id}_{purpose}_{recipient.id}"
+    hdrs = webhook.headers(webhook.secrets_of(value), msg_id, int(clock.now().timestamp()), body)
+    return webhook.post(recipient.endpoint, body, hdrs)
 
 
 def _due(inv: Invoice, customer: Customer | None) -> date:

@@ -1,0 +1,101 @@
+"""The webhook channel on template.yaml on the embedded runtime, against a real receiver on loopback.
+
+Given a customer whose validator takes invoices on its own API (Standard Webhooks, signed with
+the endpoint's secret kept in Secrets Manager) and whose payer takes them by e-mail,
+when an invoice is sent and the endpoint answers 503 five times before 200,
+then the invoice is pushed until it is taken, received once with a valid signature and one
+webhook id, the 2xx recorded as the validator's delivery; an endpoint that refuses (410) is
+recorded with its answer, the e-mail recipient unaffected; a secret of another supplier is refused."""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from facteur_local.webhooks import WebhookReceiver
+from tests.e2e.helpers import ROOT, api, demo_runtime
+
+SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def directory(url: str, secret_id: str) -> str:
+    return f"""
+suppliers:
+  - id: atelier-dupont
+    name: Atelier Dupont SARL
+    siren: "732829320"
+    vat_id: FR44732829320
+    mail_from: factures@atelier-dupont.example
+    api_keys: [demo-key-atelier-dupont]
+    customers:
+      - id: portail-client
+        name: Portail Client SA
+        siren: "130005481"
+        vat_id: FR54130005481
+        formats: [facturx, ubl]
+        recipients:
+          - {{id: pc-ap, name: Comptabilité, role: payer, email: ap@portail-client.example}}
+          - {{id: pc-api, name: API achats, role: validator, channel: http, endpoint: "{url}/invoices", secret_id: {secret_id}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = WebhookReceiver(secret=SECRET)
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory, receiver):
+    secret_id = "facteur/webhooks/atelier-dupont/portail-client"
+    path = tmp_path_factory.mktemp("webhook-dir") / "directory.yaml"
+    path.write_text(directory(receiver.url, secret_id))
+    with demo_runtime(tmp_path_factory, "webhook") as runtime:
+        runtime.client("secretsmanager").create_secret(Name=secret_id, SecretString=SECRET)
+        runtime.load_directory(path)
+        yield runtime
+
+
+def send(rt) -> tuple[str, str]:
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    number = f"WH-{uuid.uuid4().hex[:8]}"
+    data.update({"BT-1": number})
+    data["BG-7"] = {**data["BG-7"], "name": "Portail Client SA", "legal_identifier": "130005481", "vat_identifier": "FR54130005481",
+                    "einvoicing_addr": "130005481"}
+    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
+    assert res.status_code == 202, res.text
+    rt.advance(timedelta(minutes=30))  # the state machine's retries back off on the virtual clock
+    return res.json()["invoice_id"], number
+
+
+def test_an_endpoint_failing_five_times_gets_the_invoice_once(rt, receiver):
+    receiver.script[:] = [503] * 5
+    before = len(receiver.requests)
+    iid, number = send(rt)
+    mine = [r for r in receiver.requests[before:] if r.json["data"]["number"] == number]
+    assert [r.status for r in mine] == [503] * 5 + [200] and all(r.valid for r in mine)
+    assert len({r.headers["webhook-id"] for r in mine}) == 1  # the same delivery, retried
+    (taken,) = [r for r in receiver.accepted() if r.json["data"]["number"] == number]
+    data = taken.json["data"]
+    assert taken.json["type"] == "invoice.issued" and data["role"] == "validator" and data["amount_due"] == "180.00"
+    assert data["download_url"].startswith("http") and "/d/v1." in data["download_url"]
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    by = {(e["kind"], e.get("recipient_id")) for e in events}
+    assert {("sent", "pc-api"), ("delivered", "pc-api"), ("sent", "pc-ap")} <= by
+    assert [e["kind"] for e in events if e.get("recipient_id") == "pc-api"].count("sent") == 1
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] in ("sent", "delivered")
+
+
+def test_an_endpoint_that_refuses_is_recorded_and_the_email_still_goes(rt, receiver):
+    receiver.script[:] = [410]
+    iid, number = send(rt)
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    bounced = [e for e in events if e["kind"] == "bounced" and e.get("recipient_id") == "pc-api"]
+    assert bounced and bounced[0]["detail"]["error"] == "http_410"
+    assert ("sent", "pc-ap") in {(e["kind"], e.get("recipient_id")) for e in events}
+    assert not [r for r in receiver.accepted() if r.json["data"]["number"] == number]
