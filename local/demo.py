@@ -256,6 +256,33 @@ def _prepare(out: Path) -> None:
     (out / MARKER).write_text("made by `facteur demo`; deleted and rebuilt on each run\n")
 
 
+HEXA_SECRET_ID = "facteur/webhooks/atelier-dupont/groupe-hexa-api"
+
+
+def _hexa_api(rt, out: Path):
+    """Groupe Hexa's purchasing API takes invoices by webhook (signed with its own secret), after
+    two 503s: the push is retried and taken once."""
+    import base64
+    import secrets
+
+    from .webhooks import WebhookReceiver
+
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    receiver = WebhookReceiver(secret=secret, script=[503, 503])
+    rt.client("secretsmanager").create_secret(Name=HEXA_SECRET_ID, SecretString=secret)
+    extra = out / "logs" / "directory-hexa-api.yaml"
+    extra.parent.mkdir(parents=True, exist_ok=True)
+    text = DIRECTORY.read_text(encoding="utf-8").replace(
+        "          - {id: hx-achats, name: Achats centraux, role: central_purchasing, email: achats@groupe-hexa.example}",
+        "          - {id: hx-achats, name: Achats centraux, role: central_purchasing, email: achats@groupe-hexa.example}\n"
+        f"          - {{id: hx-api, name: API achats, role: validator, channel: http, endpoint: \"{receiver.url}/invoices\", "
+        f"secret_id: {HEXA_SECRET_ID}}}")
+    assert "hx-api" in text, "the demo directory changed: update the webhook recipient's anchor"
+    extra.write_text(text, encoding="utf-8")
+    rt.load_directory(extra)
+    return receiver
+
+
 def run(out: Path) -> int:
     out = out.resolve()
     _prepare(out)
@@ -271,6 +298,9 @@ def run(out: Path) -> int:
             print(f"    local limit: {limit}")
         counts = rt.load_directory(DIRECTORY)
         print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
+        receiver = _hexa_api(rt, out)
+        print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200",
+              flush=True)
         demo = Demo(out, rt)
         print("2/5 intake: S3 drops and an API post", flush=True)
         demo.intake()
@@ -279,21 +309,34 @@ def run(out: Path) -> int:
         print("4/5 collecting documents, e-mails and timelines; checking every produced document", flush=True)
         rows = demo.collect()
         failed = [name for name, ok in rt.registry.invocations if not ok]
-        demo.report.expect(not failed, f"failed Lambda invocations: {failed}")
+        # the only failures: the dispatch step raising RetryableError on the API's two 503s, retried
+        demo.report.expect(failed == ["facteur-dispatch-dev"] * 2, f"failed Lambda invocations: {failed}")
         fired: dict[str, int] = {}
         for name, _, ok in rt.fired:
             fired[name] = fired.get(name, 0) + 1
             demo.report.expect(ok, f"scheduled {name} failed")
+        received = receiver.accepted()
+        demo.report.expect(len(received) >= 1 and all(r.valid for r in received), "Groupe Hexa's API received no signed webhook")
+        demo.report.expect(len({r.headers["webhook-id"] for r in receiver.requests}) == len(received),
+                           "a webhook delivery was taken twice")
+        (out / "webhooks").mkdir(exist_ok=True)
+        for n, r in enumerate(receiver.requests, start=1):
+            (out / "webhooks" / f"{n:02d}-{r.status}.json").write_text(
+                json.dumps({"status": r.status, "signature_valid": r.valid, "headers": r.headers, "body": r.json},
+                           indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        receiver.stop()
         table = demo.summary(rows)
         mails = len(rt.outbox.mails)
         schedules = ", ".join(f"{k.split('-', 1)[-1]} x{v}" for k, v in sorted(fired.items()))
-        stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, schedules fired: {schedules}; "
+        stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, {len(received)} webhook(s) taken "
+                 f"(after {len(receiver.requests) - len(received)} 503s, retried), schedules fired: {schedules}; "
                  f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
     print("5/5 summary")
     print(table)
     print(stats)
     (out / "summary.txt").write_text(table + "\n" + stats + "\n", encoding="utf-8")
-    print(f"Output in {out}: documents/, mail/ (.eml), downloads/, originals/, timeline.json, summary.txt, logs/")
+    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, lifecycle/, downloads/, originals/, timeline.json, "
+          "summary.txt, logs/")
     if demo.report.problems:
         print("DEMO FAILED:", file=sys.stderr)
         for p in demo.report.problems:
