@@ -27,6 +27,7 @@ from facteur.pipeline.tracker import (
     record_ses_event,
     revoke_links,
 )
+from facteur.pipeline.worklist import worklist
 from facteur.tracking.store import Event, apply_event
 
 app = make_resolver()
@@ -54,6 +55,13 @@ def list_invoices():
     if cursor:
         out["cursor"] = cursor
     return out
+
+
+@app.get("/worklist")
+def get_worklist():
+    """Only the invoices that need a person now (held, failed, refused, disputed, suspended, closed
+    unpaid), each with why, what to do and what was tried."""
+    return worklist(get_context(), caller_supplier(app))
 
 
 @app.get("/invoices/<invoice_id>")
