@@ -2,11 +2,13 @@
 (payment, approval, dispute...), and recipients opening their signed download links."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from botocore.exceptions import ClientError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import clock
@@ -165,8 +167,6 @@ def record_lifecycle(ctx: Context, supplier_id: str, invoice_id: str, body: byte
         raise NotFound(f"invoice {invoice_id} not found")
     if body.lstrip()[:1] == b"<" or "xml" in content_type:
         return _record_cdar(ctx, supplier_id, rec, body)
-    import json
-
     try:
         payload = json.loads(body.decode("utf-8") or "{}")
     except ValueError as exc:
@@ -305,10 +305,6 @@ def wake(ctx: Context, invoice_id: str, why: str) -> bool:
     token = ctx.store.take_wait_token(invoice_id)
     if not token:
         return False
-    import json
-
-    from botocore.exceptions import ClientError
-
     try:
         ctx.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"woken_by": why}))
         return True
