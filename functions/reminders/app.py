@@ -1,4 +1,4 @@
-"""Reminders: the state machine's 'not yet downloaded' reminder, and the scheduled sweep."""
+"""Scenario actions (reminders, formal notices, hand-offs, alerts) run by the state machine, and the scheduled sweep."""
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -13,9 +13,9 @@ from facteur.reminders.sweep import sweep
 @metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def remind_handler(event, context):
+def act_handler(event, context):
     step = parse(event, model=StepInput)
-    return steps.remind(get_context(), step.invoice_id, step.reminders)
+    return steps.act(get_context(), step.invoice_id)
 
 
 @metrics.log_metrics

@@ -150,7 +150,7 @@ def ses_handler(event, context):
 @tracer.capture_lambda_handler(capture_response=False)
 def progress_handler(event, context):
     step = parse(event, model=StepInput)
-    return steps.progress(get_context(), step.invoice_id, step.reminders)
+    return steps.progress(get_context(), step.invoice_id)
 
 
 @logger.inject_lambda_context

@@ -82,7 +82,7 @@ def test_a_file_dropped_in_s3_is_followed_to_its_last_milestone(rt):
     rt.settle()
     assert execution(rt, iid)["status"] == "SUCCEEDED" and rt.now() - before < timedelta(seconds=60)
     timeline = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
-    assert [e["kind"] for e in timeline] == ["received", "deposited", "converted", "sent", "delivered", "reminded",
+    assert [e["kind"] for e in timeline] == ["received", "deposited", "converted", "sent", "delivered", "reminded", "scenario_step",
                                              "delivered", "downloaded", "paid"]
     # Facteur's own milestones (its checks, its e-mail, SES's delivery, a link opened) are not the
     # reform's statuses, which platforms and the buyer set; the supplier's payment is its 212

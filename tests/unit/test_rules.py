@@ -39,11 +39,14 @@ def test_paid_twice_and_not_reportable_kinds():
     assert report_refusal(Status.CLOSED, EventKind.PAID) is None  # a late payment after the horizon still counts
 
 
-def test_completed_only_after_a_suspension_or_dispute():
+def test_completed_or_resolved_only_after_a_suspension_or_dispute():
     assert report_refusal(Status.SUSPENDED, EventKind.COMPLETED) is None
     assert report_refusal(Status.DELIVERED, EventKind.COMPLETED) is not None
+    assert report_refusal(Status.DISPUTED, EventKind.RESOLVED) is None
+    assert report_refusal(Status.DOWNLOADED, EventKind.RESOLVED) == "'resolved' cannot be reported on an invoice that is downloaded"
     assert set(REPORTABLE) == {EventKind.APPROVED, EventKind.PARTIALLY_APPROVED, EventKind.DISPUTED, EventKind.SUSPENDED,
-                               EventKind.COMPLETED, EventKind.REFUSED, EventKind.PAYMENT_SENT, EventKind.PAID}
+                               EventKind.COMPLETED, EventKind.RESOLVED, EventKind.REFUSED, EventKind.PAYMENT_SENT,
+                               EventKind.PAID}
 
 
 def test_event_payloads_are_typed_per_kind():

@@ -16,9 +16,9 @@ import pytest
 
 from facteur.cli import main
 from facteur.errors import InvalidInput
+from facteur.model.scenario import for_customer, load
 from facteur.reminders.interest import RateTable, late_interest
 from facteur.reminders.planner import PARIS, Happening, OpenInvoice, plan_next, start_of_day
-from facteur.reminders.scenario import for_customer, load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 STANDARD = (FIXTURES / "standard.yaml").read_text()

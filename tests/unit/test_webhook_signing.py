@@ -50,7 +50,7 @@ def test_a_supplier_cannot_sign_with_another_suppliers_secret():
     from facteur.formats.reader import read_document
     from facteur.model.directory import Recipient
     from facteur.model.records import InvoiceRecord
-    from facteur.pipeline.steps import _send_webhook
+    from facteur.pipeline.outbound import send_webhook
 
     inv = read_document((Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
     rec = InvoiceRecord(invoice_id="inv_1", supplier_id="atelier-dupont", status="deposited", source="api", original_key="o",
@@ -58,5 +58,5 @@ def test_a_supplier_cannot_sign_with_another_suppliers_secret():
     other = Recipient(id="api", name="API", channel="http", endpoint="https://api.client.example/x",
                       secret_id="facteur/webhooks/another-supplier/their-endpoint")
     with pytest.raises(PermanentError) as exc:
-        _send_webhook(None, rec, inv, other, "https://link", "2027-01-01", reminder=False, purpose="initial")  # type: ignore[arg-type]
+        send_webhook(None, rec, inv, other, "https://link", "2027-01-01", purpose="initial")  # type: ignore[arg-type]
     assert exc.value.code == "webhook_secret_forbidden"

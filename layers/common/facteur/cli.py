@@ -259,9 +259,9 @@ def _scenario_simulate(args) -> int:
     from decimal import Decimal, InvalidOperation
 
     from .errors import FacteurError
+    from .model.scenario import for_customer, load
     from .reminders.interest import RateTable
     from .reminders.planner import KINDS, PARIS, Happening, OpenInvoice, schedule
-    from .reminders.scenario import for_customer, load
 
     def fail(msg: str) -> int:
         print(msg, file=sys.stderr)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from .scenario import Scenario
 
 
 class Role(str, Enum):
@@ -15,6 +17,7 @@ class Role(str, Enum):
     PAYING_OFFICE = "paying_office"
     COLLECTION_AGENCY = "collection_agency"
     COPY = "copy"
+    OTHER = "other"
 
 
 class Channel(str, Enum):
@@ -49,6 +52,9 @@ class Recipient(_M):
                                                     "signing secret (named facteur/webhooks/<supplier id>/...)")
     language: str = Field("fr", description="Language of messages: fr or en")
     attach_document: bool = True
+    fallback: str | None = Field(None, description="Id of the recipient (of the same customer) to use when this one's "
+                                                   "channel bounces or does not deliver in time (scenario action "
+                                                   "fallback_channel)")
 
     @model_validator(mode="after")
     def _https_webhooks(self) -> Recipient:
@@ -84,6 +90,10 @@ class Milestones(_M):
 class Customer(_M):
     id: str
     name: str
+    group: str | None = Field(None, description="Customer group (chain, holding, public body...): a scenario can apply "
+                                                "to a group")
+    scenario: str | None = Field(None, description="Name of the supplier's scenario that applies to this customer "
+                                                   "(default: the one naming it, else its group's, else the default)")
     siren: str | None = None
     vat_id: str | None = None
     identifiers: list[str] = Field(default_factory=list, description="Other ids seen on invoices (GLN, SIRET, e-address)")
@@ -95,6 +105,42 @@ class Customer(_M):
     public_sector: bool = False
     lossless: bool = Field(False, description="Hold an invoice whose conversion to one of `formats` would not carry "
                                               "every field (the loss report says which), instead of sending it")
+    contractual_rate: Decimal | None = Field(None, description="Late-payment interest rate agreed with this customer, in "
+                                                               "percent a year (default: ECB rate + 10 points)")
+
+    @model_validator(mode="after")
+    def _fallbacks(self) -> Customer:
+        ids = {r.id for r in self.recipients}
+        for r in self.recipients:
+            if r.fallback and (r.fallback not in ids or r.fallback == r.id):
+                raise ValueError(f"recipient '{r.id}': its fallback '{r.fallback}' is not another recipient of this customer")
+        return self
+
+
+class Agency(_M):
+    """A collection agency the supplier hands unpaid invoices to (scenario action hand_off)."""
+
+    id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str
+    channel: Channel = Channel.EMAIL
+    email: EmailStr | None = None
+    endpoint: str | None = Field(None, description="webhook URL for cases (channel http)")
+    secret_id: str | None = Field(None, description="the webhook's signing secret (facteur/webhooks/<supplier id>/...)")
+    language: str = "fr"
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Agency:
+        if self.channel is Channel.EMAIL and not self.email:
+            raise ValueError(f"agency '{self.id}' on e-mail needs its address")
+        if self.channel is Channel.HTTP and not (self.endpoint and self.secret_id):
+            raise ValueError(f"agency '{self.id}' on http needs endpoint and secret_id")
+        if self.channel not in (Channel.EMAIL, Channel.HTTP):
+            raise ValueError(f"agency '{self.id}': cases go by email or http")
+        if self.channel is Channel.HTTP and self.endpoint:
+            from ..delivery.webhook import check_url
+
+            check_url(self.endpoint)
+        return self
 
 
 class PdfTemplate(_M):
@@ -122,3 +168,26 @@ class Supplier(_M):
                                           description="Texts of the PMT/PMD/AAB notes used by auto-completion")
     default_process_type: str | None = Field(None, description="BT-23 (B1, S1, M1...) used by auto-completion")
     pdf_templates: list[PdfTemplate] = Field(default_factory=list, description="Extraction templates for plain PDFs")
+    alerts_to: EmailStr | None = Field(None, description="Where alerts and the daily worklist go (default: mail_from)")
+    iban: str | None = Field(None, description="Printed on formal notices (default: the invoice's own payment account)")
+    agencies: list[Agency] = Field(default_factory=list, description="Collection agencies (scenario hand_off)")
+    scenarios: dict[str, Scenario] = Field(default_factory=dict,
+                                           description="Reminder and dunning scenarios by name (model/scenario.py); "
+                                                       "without any, each customer's `milestones` apply")
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _named(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {str(k): ({**b, "name": str(k)} if isinstance(b, dict) else b) for k, b in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _agencies_known(self) -> Supplier:
+        known = {a.id for a in self.agencies}
+        for name, sc in self.scenarios.items():
+            for step in sc.steps:
+                if step.agency and step.agency not in known:
+                    raise ValueError(f"scenario '{name}' hands off to '{step.agency}', which is not one of the "
+                                     f"supplier's agencies ({', '.join(sorted(known)) or 'none'})")
+        return self

@@ -25,7 +25,6 @@ class StepInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     invoice_id: str = Field(..., pattern=INVOICE_ID)
-    reminders: int = Field(0, ge=0, le=1000)
 
 
 class FailureInput(StepInput):

@@ -58,6 +58,11 @@ class EventKind(str, Enum):
     REDRIVEN = "redriven"  # the sweep started the path of an invoice stuck in `received`
     PLATFORM_STATUS = "platform_status"  # 200-203 reported by a platform (the PA's word, not Facteur's milestones)
     TAKEN_IN_CHARGE = "taken_in_charge"  # 204: the buyer took the invoice in charge
+    RESOLVED = "resolved"  # the supplier says a dispute (207) or suspension (208) is settled: the scenario resumes
+    FORMAL_NOTICE = "formal_notice"  # a formal notice to pay (mise en demeure) sent to a recipient
+    HANDED_OFF = "handed_off"  # the invoice was handed to a collection agency: Facteur's dunning stops
+    ALERTED = "alerted"  # the supplier was alerted (a milestone missed after every planned action)
+    SCENARIO_STEP = "scenario_step"  # one action of the customer's scenario done (what, to whom, amounts)
 
 
 # The lifecycle code an event carries. Facteur's own milestones (deposited = passed its checks, sent,
@@ -116,6 +121,7 @@ EVENT_STATUS: dict[EventKind, Status] = {
     EventKind.DISPUTED: Status.DISPUTED,
     EventKind.SUSPENDED: Status.SUSPENDED,
     EventKind.COMPLETED: Status.DOWNLOADED,
+    EventKind.RESOLVED: Status.DOWNLOADED,
     EventKind.REFUSED: Status.REFUSED,
     EventKind.PAYMENT_SENT: Status.PAYMENT_SENT,
     EventKind.PAID: Status.PAID,
@@ -173,6 +179,7 @@ REPORTABLE: dict[EventKind, frozenset[Status]] = {
     EventKind.DISPUTED: _WITH_BUYER,  # 207
     EventKind.SUSPENDED: _WITH_BUYER,  # 208
     EventKind.COMPLETED: frozenset({Status.SUSPENDED, Status.DISPUTED}),  # 209: the requested document was provided
+    EventKind.RESOLVED: frozenset({Status.SUSPENDED, Status.DISPUTED}),  # settled with the buyer (no lifecycle code)
     EventKind.REFUSED: _WITH_BUYER,  # 210 (reason required)
     EventKind.PAYMENT_SENT: _WITH_BUYER | {Status.PAYMENT_SENT, Status.CLOSED},  # 211
     EventKind.PAID: _WITH_BUYER | {Status.PAYMENT_SENT, Status.CLOSED},  # 212 (a partial payment keeps the status)

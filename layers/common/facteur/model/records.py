@@ -58,12 +58,23 @@ class OverdueDetail(_Detail):  # overdue
     due_date: date
 
 
+class StepDetail(_Detail):  # scenario_step: one action of the customer's scenario
+    action: str
+    rule: str
+    amount_due: Decimal
+    sent_to: list[str] = Field(default_factory=list)
+    interest: Decimal | None = None
+    indemnity: Decimal | None = None
+
+
 DETAILS: dict[EventKind, type[_Detail]] = {
     EventKind.SENT: DeliveryDetail, EventKind.REMINDED: DeliveryDetail, EventKind.DELIVERED: DeliveryDetail,
     EventKind.BOUNCED: DeliveryDetail, EventKind.PAID: PaymentDetail, EventKind.PARTIALLY_PAID: PaymentDetail,
     EventKind.PAYMENT_SENT: PaymentDetail, EventKind.REJECTED: ReasonDetail, EventKind.REFUSED: ReasonDetail,
     EventKind.CLOSED: ReasonDetail, EventKind.FAILED: FailureDetail, EventKind.DOWNLOADED: DownloadDetail,
     EventKind.OVERDUE: OverdueDetail, EventKind.PLATFORM_STATUS: LifecycleDetail, EventKind.TAKEN_IN_CHARGE: LifecycleDetail,
+    EventKind.FORMAL_NOTICE: DeliveryDetail, EventKind.HANDED_OFF: DeliveryDetail, EventKind.ALERTED: DeliveryDetail,
+    EventKind.SCENARIO_STEP: StepDetail,
 }
 
 

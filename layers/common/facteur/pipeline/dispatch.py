@@ -35,12 +35,13 @@ class DispatchPlan:
     unreachable: list[tuple[str, str]] = field(default_factory=list)  # (recipient id, why)
 
 
-def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset()) -> DispatchPlan:
-    """Every recipient of the customer on its channel; those the platform cannot reach yet are
-    listed with the reason (the customer check holds an invoice nobody can receive)."""
+def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset(),
+                  roles: frozenset[str] | None = None) -> DispatchPlan:
+    """Every recipient of the customer (of `roles` when given) on its channel; those the platform
+    cannot reach yet are listed with the reason (the customer check holds an invoice nobody can receive)."""
     plan = DispatchPlan()
     for r in customer.recipients:
-        if r.id in skip:
+        if r.id in skip or (roles is not None and r.role.value not in roles):
             continue
         if r.channel not in AVAILABLE_CHANNELS:
             plan.unreachable.append((r.id, f"channel '{r.channel.value}' is not available yet"))

@@ -3,7 +3,6 @@ remind. Each takes the invoice id, reads what it needs, records what happened on
 and returns a small JSON-able result for the next state."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import clock
@@ -15,21 +14,21 @@ from ..controls.french import auto_complete, french_rules_apply
 from ..controls.pdfa import check_facturx_pdf
 from ..conversion import convert as convert_to
 from ..conversion import lost_in
-from ..delivery import links
-from ..delivery.email import build_message
 from ..errors import PermanentError
 from ..formats import cii, facturx, ubl
 from ..formats.detect import Kind
 from ..formats.reader import read_document
 from ..formats.unread import unread
-from ..model.directory import Channel, Customer, Milestones, OutputFormat
+from ..model.directory import Customer, OutputFormat
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
+from . import dunning
 from .dispatch import deliver, plan_dispatch, settle
-from .intake import pdf_capture_for, save_description
-from .milestones import Facts, plan_next
+from .intake import pdf_capture_for
+from .outbound import safe_name as _safe
+from .outbound import send
 
 
 def _load(ctx: Context, invoice_id: str) -> tuple[InvoiceRecord, Invoice]:
@@ -184,77 +183,10 @@ def _facturx(inv: Invoice, profile: str, supplier_pdf: bytes | None, lang: str):
     return rendered, notes, out
 
 
-def _safe(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "invoice"
-
-
 # --- dispatch ----------------------------------------------------------------------------
 
-def _milestones(customer: Customer | None) -> Milestones:
-    return customer.milestones if customer else Milestones()
-
-
-def _send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, recipient, *, reminder: bool,
-          purpose: str) -> str:
-    now = clock.now()
-    expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
-    claims = links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires, int(now.timestamp()))
-    token = links.sign(ctx.link_key, claims)
-    link = f"{ctx.public_api_url}/d/{token}"
-    if recipient.channel is Channel.HTTP:
-        return _send_webhook(ctx, rec, inv, recipient, link, claims.expires_at.isoformat(), reminder=reminder, purpose=purpose)
-    attachments = []
-    if recipient.attach_document:
-        pdf_key = rec.documents.get("facturx")
-        if pdf_key:
-            attachments.append((f"{_safe(inv.number)}.pdf", "application/pdf", ctx.documents.get(pdf_key)))
-        if "ubl" in rec.documents:
-            attachments.append((f"{_safe(inv.number)}.ubl.xml", "application/xml", ctx.documents.get(rec.documents["ubl"])))
-    supplier = ctx.directory.supplier(rec.supplier_id)
-    msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
-                        to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
-                        link_expires=claims.expires_at.date().isoformat(),
-                        attachments=attachments, reminder=reminder, due=_due(inv, customer).isoformat())
-    kwargs = {"FromEmailAddress": supplier.mail_from or ctx.settings.mail_from,
-              "Destination": {"ToAddresses": [str(recipient.email)]},
-              "Content": {"Raw": {"Data": msg.as_bytes()}},
-              "EmailTags": [{"Name": "invoice_id", "Value": rec.invoice_id}, {"Name": "recipient_id", "Value": recipient.id},
-                            {"Name": "supplier_id", "Value": rec.supplier_id}, {"Name": "purpose", "Value": purpose}]}
-    if ctx.settings.ses_configuration_set:
-        kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
-    return ctx.client("sesv2").send_email(**kwargs)["MessageId"]
-
-
-def _send_webhook(ctx: Context, rec: InvoiceRecord, inv: Invoice, recipient, link: str, link_expires: str, *,
-                  reminder: bool, purpose: str) -> str:
-    """Push the invoice to the recipient's endpoint, signed with its secret (delivery/webhook.py).
-    The webhook id is the delivery's own: the same on every retry of this delivery."""
-    from ..delivery import webhook
-
-    prefix = f"facteur/webhooks/{rec.supplier_id}/"
-    if not (recipient.secret_id or "").startswith(prefix):  # a supplier signs with its own secrets only
-        raise PermanentError(f"the webhook secret of '{recipient.id}' must be named {prefix}...", code="webhook_secret_forbidden")
-    value = ctx.client("secretsmanager").get_secret_value(SecretId=recipient.secret_id)["SecretString"]
-    body = webhook.payload(event="invoice.reminder" if reminder else "invoice.issued", link=link, link_expires=link_expires,
-                           invoice={"invoice_id": rec.invoice_id, "number": inv.number, "type_code": inv.type_code,
-                                    "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat() if inv.due_date else None,
-                                    "currency": inv.currency, "amount_due": str(inv.amount_due),
-                                    "seller": {"name": inv.seller.name, "vat_id": inv.seller.vat_id, "siren": inv.seller.siren},
-                                    "buyer": {"name": inv.buyer.name, "vat_id": inv.buyer.vat_id, "siren": inv.buyer.siren},
-                                    "purchase_order": inv.purchase_order_reference, "role": recipient.role.value})
-    msg_id = f"msg_{rec.invoice_id}_{purpose}_{recipient.id}"
-    hdrs = webhook.headers(webhook.secrets_of(value), msg_id, int(clock.now().timestamp()), body)
-    return webhook.post(recipient.endpoint, body, hdrs)
-
-
-def _due(inv: Invoice, customer: Customer | None) -> date:
-    return inv.due_date or (inv.issue_date + timedelta(days=_milestones(customer).default_payment_days))
-
-
 def dispatch(ctx: Context, invoice_id: str) -> dict:
-    """Send to every recipient by channel; plan the first milestone (the download deadline)."""
+    """Send to every recipient by channel, then plan the first wake-up (pipeline/dunning.py)."""
     rec, inv = _load(ctx, invoice_id)
     customer = _customer(ctx, rec)
     if customer is None:
@@ -262,50 +194,31 @@ def dispatch(ctx: Context, invoice_id: str) -> dict:
     plan = plan_dispatch(customer)
     for rid, why in plan.unreachable:
         logger.warning("recipient not reachable", extra={"invoice_id": invoice_id, "recipient_id": rid, "why": why})
-    out = deliver(ctx, invoice_id, plan, "initial",
-                  lambda r: _send(ctx, rec, inv, customer, r, reminder=False, purpose="initial"))
+    out = deliver(ctx, invoice_id, plan, "initial", lambda r: send(ctx, rec, inv, customer, r, purpose="initial"))
     settle(out, plan)
-    sent = len(out.sent)
-    m = _milestones(customer)
-    deadline = clock.now() + timedelta(hours=m.download_within_hours)
-    _set_next_due(ctx, invoice_id, deadline)
-    return {"recipients": sent, "wait_seconds": m.download_within_hours * 3600, "reminders": 0}
+    nxt = dunning.plan(ctx, ctx.store.get(invoice_id), inv, customer, ctx.directory.supplier(rec.supplier_id))
+    return {**nxt, "recipients": len(out.sent)}
 
 
-def _set_next_due(ctx: Context, invoice_id: str, when: datetime | None) -> None:
-    save_description(ctx, invoice_id, lambda r: setattr(r, "next_due_at", when))
+# --- milestones and scenario actions -------------------------------------------------------
 
-
-# --- milestones --------------------------------------------------------------------------
-
-def progress(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
-    """Where the invoice stands and what the state machine does next (see milestones.plan_next)."""
-    rec, inv = _load(ctx, invoice_id)
-    customer = _customer(ctx, rec)
-    timeline = ctx.store.timeline(invoice_id) if rec.status is not Status.PAID else []
-    facts = Facts(status=rec.status, due=_due(inv, customer), reminders=reminders,
-                  downloaded=any(e.kind is EventKind.DOWNLOADED for e in timeline),
-                  overdue_recorded=any(e.kind is EventKind.OVERDUE for e in timeline))
-    plan = plan_next(facts, _milestones(customer), clock.now())
-    for kind, detail in plan.record:
-        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail,
-                                                 id=f"milestone:{kind.value}"))
-    _set_next_due(ctx, invoice_id, plan.next_due_at)
-    return plan.result(reminders)
-
-
-def remind(ctx: Context, invoice_id: str, reminders: int = 0) -> dict:
-    """'Not yet downloaded' reminder to each recipient who has not opened its link."""
+def _dunning_facts(ctx: Context, invoice_id: str):
     rec, inv = _load(ctx, invoice_id)
     customer = _customer(ctx, rec)
     if customer is None:
-        raise PermanentError("no customer to remind")
-    opened = frozenset(e.recipient_id or "" for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.DOWNLOADED)
-    purpose = f"reminder-{reminders + 1}"
-    plan = plan_dispatch(customer, skip=opened)
-    out = deliver(ctx, invoice_id, plan, purpose,
-                  lambda r: _send(ctx, rec, inv, customer, r, reminder=True, purpose=purpose),
-                  event_kind=EventKind.REMINDED, detail={"reason": "not yet downloaded", "reminder": reminders + 1})
-    settle(out, plan, require_one=False)  # a reminder nobody could receive is recorded, not a failure
-    m = _milestones(customer)
-    return {"reminded": len(out.sent), "reminders": reminders + 1, "wait_seconds": m.remind_every_hours * 3600}
+        raise PermanentError("no customer: the check step should have held this invoice")
+    return rec, inv, customer, ctx.directory.supplier(rec.supplier_id)
+
+
+def progress(ctx: Context, invoice_id: str) -> dict:
+    """Where the invoice stands and what the state machine does next: paid, closed, act (an
+    action of the customer's scenario is due) or wait (until the next one, or an event)."""
+    rec = ctx.store.get(invoice_id)
+    if rec.status is Status.PAID:  # the common end: one read, nothing else
+        return {"outcome": "paid", "wait_seconds": 1}
+    return dunning.plan(ctx, *_dunning_facts(ctx, invoice_id))
+
+
+def act(ctx: Context, invoice_id: str) -> dict:
+    """Run the scenario's actions due now (each once), then plan the next wake-up."""
+    return dunning.act(ctx, *_dunning_facts(ctx, invoice_id))

@@ -287,8 +287,12 @@ def open_link(ctx: Context, token: str) -> str:
 # The state machine parks each invoice with a task token until its next planned check; the events
 # that change what it must do hand the token back so that it acts at once (a payment ends it).
 
+# What changes the plan's next wake-up: an end (paid, refused), a pause (207, 208) or a resumption
+# (209, resolved, 205). Downloads and deliveries do not wake it: at its planned time the planner
+# sees them and skips what they fulfilled (one wake-up either way, none when nothing was planned).
 WAKING = frozenset({EventKind.PAID, EventKind.REFUSED, EventKind.PLATFORM_REJECTED, EventKind.DISPUTED,
-                    EventKind.SUSPENDED, EventKind.COMPLETED, EventKind.APPROVED})
+                    EventKind.SUSPENDED, EventKind.COMPLETED, EventKind.RESOLVED, EventKind.APPROVED,
+                    EventKind.PARTIALLY_APPROVED})
 
 
 def park(ctx: Context, invoice_id: str, token: str) -> dict:

@@ -8,9 +8,10 @@ Rules (issue "Milestones, reminder scenarios and collection"):
   within 48h`) is counted from the invoice's sending (its issue date when it was never sent) and,
   when missed, its `else` actions run at the deadline;
 - a pause (`pause_on`: disputed 207, suspended 208) holds every action until the matching
-  resolution (`resolved`, or `completed` 209): an action whose time passes while paused runs on
-  resumption, dated that day; a stop (`stop_on`: paid in full, refused, cancelled) ends everything
-  after it;
+  resolution (`resolved`, `completed` 209, or an approval 205): an action whose time passes while
+  paused runs on resumption, dated that day; a stop (`stop_on`: paid in full, refused, cancelled)
+  ends everything after it; so does a hand-off to a collection agency (the agency holds the
+  dunning from then on), planned by the scenario or made by hand (`handed_off`);
 - the amount due is what remains after the payments made so far; a formal notice and a hand-off
   carry the late-payment interest and the 40 EUR recovery indemnity (`interest.py`), reminders 0.00.
 Events given with a date only take effect from 00:00 Europe/Paris that day."""
@@ -22,8 +23,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from ..model.scenario import Scenario
 from .interest import INDEMNITY, RateTable, late_interest
-from .scenario import Scenario
 
 PARIS = ZoneInfo("Europe/Paris")
 RESUMES = {"disputed": "resolved", "suspended": "completed"}
@@ -31,7 +32,8 @@ ELSE_TO = {"remind_not_opened": ("payer",), "ask_validator": ("validator",), "fa
            "alert": ("supplier",)}
 WITH_INTEREST = {"formal_notice", "hand_off"}
 KINDS = {"sent", "delivered", "downloaded", "approved", "disputed", "resolved", "suspended", "completed", "refused",
-         "paid", "partially_paid", "cancelled"}
+         "paid", "partially_paid", "cancelled", "handed_off"}
+ENDS_PAUSE = {"resolved", "completed", "approved"}  # 209, a resolution, or an approval (205) after a dispute
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,11 @@ def _life(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenario)
                 life.first.setdefault("paid", h.at)
                 if "paid" in scenario.stop_on and life.stop_at is None:
                     life.stop_at = h.at
-        elif h.kind in scenario.stop_on and life.stop_at is None:
+        elif (h.kind in scenario.stop_on or h.kind == "handed_off") and life.stop_at is None:
             life.stop_at = h.at
         if h.kind in scenario.pause_on and open_pause is None:
             open_pause = (h.at, RESUMES[h.kind])
-        elif open_pause is not None and h.kind in (open_pause[1], "resolved", "completed"):
+        elif open_pause is not None and h.kind in ENDS_PAUSE | {open_pause[1]}:
             life.pauses.append((open_pause[0], h.at))
             open_pause = None
     if open_pause is not None:
@@ -131,12 +133,14 @@ def _candidates(inv: OpenInvoice, scenario: Scenario, life: _Life) -> list[tuple
         out.append((base + step.offset, step.action, to, step.at))
     origin = life.first.get("sent", start_of_day(inv.issue_date))
     for rule in scenario.milestones:
-        deadline = origin + rule.within
         met = life.first.get(rule.expect)
-        if met is not None and met <= deadline:
-            continue
-        for action in rule.otherwise:
-            out.append((deadline, action, ELSE_TO.get(action, ("payer",)), f"{rule.expect} within {_delay(rule.within)}"))
+        for n in range(rule.repeat):
+            deadline = origin + rule.within + n * (rule.every or timedelta(0))
+            if met is not None and met <= deadline:
+                break
+            name = f"{rule.expect} within {_delay(rule.within)}" + (f" #{n + 1}" if n else "")
+            for action in rule.otherwise:
+                out.append((deadline, action, ELSE_TO.get(action, ("payer",)), name))
     return sorted(out, key=lambda c: c[0])
 
 
@@ -172,7 +176,9 @@ def schedule(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenar
         channel = "agency" if action == "hand_off" else "email"
         actions.append(Action(invoice=inv.id, at=at, action=action, to=to, channel=channel, amount_due=amount_due,
                               interest=interest, indemnity=indemnity, rule=rule, deferred=deferred))
-    return sorted(actions, key=lambda a: a.at)
+    actions.sort(key=lambda a: a.at)
+    handed = next((a.at for a in actions if a.action == "hand_off"), None)  # the agency holds it from then on
+    return [a for a in actions if handed is None or a.at <= handed]
 
 
 def plan_next(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenario, now: datetime, rates: RateTable,

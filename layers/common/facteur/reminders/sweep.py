@@ -13,7 +13,7 @@ from ..context import Context
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..pipeline.intake import STALE_AFTER, _start_workflow, execution_name, save_description
-from ..pipeline.milestones import PARIS
+from ..reminders.planner import PARIS
 from ..tracking.store import Event, InvoiceRecord, apply_event
 
 OPEN = {Status.SENT, Status.DELIVERED, Status.DOWNLOADED, Status.APPROVED, Status.DISPUTED, Status.SUSPENDED,

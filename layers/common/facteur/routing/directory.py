@@ -111,20 +111,58 @@ class DirectoryStore(Table):
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
 
-def load_yaml(store: DirectoryStore, text: str) -> dict[str, int]:
-    """Load a directory file: {suppliers: [{..., api_keys: [...], customers: [...]}]}."""
+def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer]]]:
+    """A directory file, {suppliers: [{..., api_keys: [...], customers: [...]}]}, validated whole:
+    InvalidInput names the supplier, the customer and the field at fault."""
     import yaml
+    from pydantic import ValidationError
 
-    doc = yaml.safe_load(text) or {}
-    counts = {"suppliers": 0, "customers": 0}
-    for s in doc.get("suppliers", []):
+    from ..errors import InvalidInput
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"the directory is not valid YAML: {exc}", code="invalid_directory") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("suppliers", []), list):
+        raise InvalidInput("a directory file is {suppliers: [...]}", code="invalid_directory")
+
+    def fail(where: str, exc: ValidationError) -> InvalidInput:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        return InvalidInput(f"{where}{', ' + field if field else ''}: {err['msg'].removeprefix('Value error, ')}",
+                            code="invalid_directory")
+
+    out = []
+    for n, s in enumerate(doc.get("suppliers", []), start=1):
         s = dict(s)
         keys = s.pop("api_keys", [])
         customers = s.pop("customers", [])
-        sup = Supplier.model_validate(s)
+        where = f"supplier '{s.get('id', n)}'"
+        try:
+            sup = Supplier.model_validate(s)
+        except ValidationError as exc:
+            raise fail(where, exc) from exc
+        parsed = []
+        for c in customers:
+            try:
+                cus = Customer.model_validate(c)
+            except ValidationError as exc:
+                raise fail(f"{where}, customer '{(c or {}).get('id', '?')}'", exc) from exc
+            if cus.scenario and cus.scenario not in sup.scenarios:
+                raise InvalidInput(f"{where}, customer '{cus.id}': scenario '{cus.scenario}' is not one of the "
+                                   f"supplier's ({', '.join(sorted(sup.scenarios)) or 'none'})", code="invalid_directory")
+            parsed.append(cus)
+        out.append((sup, keys, parsed))
+    return out
+
+
+def load_yaml(store: DirectoryStore, text: str) -> dict[str, int]:
+    """Load a directory file (validated whole before anything is written)."""
+    counts = {"suppliers": 0, "customers": 0}
+    for sup, keys, customers in parse_yaml(text):
         store.put_supplier(sup, keys)
         counts["suppliers"] += 1
         for c in customers:
-            store.put_customer(sup.id, Customer.model_validate(c))
+            store.put_customer(sup.id, c)
             counts["customers"] += 1
     return counts

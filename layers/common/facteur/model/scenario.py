@@ -19,7 +19,7 @@ from ..errors import InvalidInput
 
 ACTIONS = {"courtesy_reminder", "reminder", "formal_notice", "hand_off", "statement", "remind_not_opened",
            "ask_validator", "fallback_channel", "alert"}
-ROLES = {"payer", "validator", "central_purchasing", "paying_office", "collection_agency", "other", "supplier"}
+ROLES = {"payer", "validator", "central_purchasing", "paying_office", "collection_agency", "copy", "other", "supplier"}
 EXPECTABLE = {"sent", "delivered", "downloaded", "approved", "paid"}
 ANCHORS = {"issue", "due"} | EXPECTABLE
 PAUSES = {"disputed", "suspended"}
@@ -60,14 +60,26 @@ class AppliesTo(_M):
 
 
 class MilestoneRule(_M):
+    """`expect` within `within` of the sending, else run the `else` actions at the deadline; with
+    `repeat: 3, every: 72h` the actions run again 72 h later while the outcome is still missing
+    (up to 3 times in all)."""
+
     expect: str
     within: timedelta
     otherwise: list[str] = Field(default_factory=list, alias="else")
+    repeat: int = Field(1, ge=1, le=20)
+    every: timedelta | None = None
 
-    @field_validator("within", mode="before")
+    @field_validator("within", "every", mode="before")
     @classmethod
-    def _delay(cls, v: Any) -> timedelta:
-        return v if isinstance(v, timedelta) else duration(v)
+    def _delay(cls, v: Any) -> timedelta | None:
+        return v if v is None or isinstance(v, timedelta) else duration(v)
+
+    @model_validator(mode="after")
+    def _repeated(self) -> MilestoneRule:
+        if self.repeat > 1 and not self.every:
+            raise ValueError("a repeated milestone says how often: every: 72h")
+        return self
 
     @field_validator("expect")
     @classmethod

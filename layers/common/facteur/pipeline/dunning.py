@@ -1,0 +1,352 @@
+"""The scenario engine: what the invoice's state machine does between sending and payment.
+
+`plan` reads the facts (the invoice, its timeline, the customer's scenario) and asks the pure
+planner (reminders/planner.py) what is due now and when to wake up next; `act` executes what is
+due, each action once (its delivery records, then one `scenario_step` event keyed by the
+action: a retry or a second wake-up never repeats it). Without a scenario of the supplier's,
+each customer's `milestones` settings make one: "downloaded within N hours, else remind those who
+have not opened it, every M hours, up to K times".
+
+Actions: courtesy_reminder, reminder, remind_not_opened, ask_validator (to the recipients of
+the roles named, on their channels), formal_notice (a PDF letter with interest and indemnity,
+kept with the invoice's documents, attached), fallback_channel (the invoice again, to the
+fallback of each recipient whose channel did not deliver), alert (to the supplier), hand_off
+(the case, with its documents, to the collection agency; dunning stops there)."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from .. import clock
+from ..context import Context
+from ..delivery.email import compose
+from ..errors import PermanentError
+from ..model.directory import Agency, Channel, Customer, Milestones, Recipient, Role, Supplier
+from ..model.invoice import Invoice
+from ..model.lifecycle import EventKind, Status
+from ..model.scenario import AppliesTo, MilestoneRule, Scenario, for_customer
+from ..observability import count
+from ..reminders.interest import RateTable
+from ..reminders.planner import PARIS, Action, Happening, OpenInvoice, plan_next, start_of_day
+from ..tracking.store import Event, InvoiceRecord, apply_event
+from .dispatch import DispatchPlan, PlannedDelivery, deliver, plan_dispatch, settle
+from .outbound import Message, due_date, invoice_summary, post_signed, safe_name, send, send_raw
+
+# Timeline events -> what the planner calls them.
+HAPPENS = {EventKind.SENT: "sent", EventKind.DELIVERED: "delivered", EventKind.DOWNLOADED: "downloaded",
+           EventKind.APPROVED: "approved", EventKind.PARTIALLY_APPROVED: "approved", EventKind.DISPUTED: "disputed",
+           EventKind.SUSPENDED: "suspended", EventKind.COMPLETED: "completed", EventKind.RESOLVED: "resolved",
+           EventKind.REFUSED: "refused", EventKind.PLATFORM_REJECTED: "refused", EventKind.PAID: "paid",
+           EventKind.PARTIALLY_PAID: "partially_paid", EventKind.HANDED_OFF: "handed_off"}
+MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not_opened": "not_opened",
+             "ask_validator": "validate", "formal_notice": "notice", "fallback_channel": "invoice"}
+EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
+            "hand_off": EventKind.HANDED_OFF}
+STEP = "scenario:"
+
+
+@lru_cache(maxsize=1)
+def rates() -> RateTable:
+    return RateTable.ecb()
+
+
+def default_scenario(m: Milestones) -> Scenario:
+    """The customer's `milestones` settings as a scenario (when the supplier has none)."""
+    rules = [MilestoneRule(expect="downloaded", within=timedelta(hours=m.download_within_hours),
+                           otherwise=["remind_not_opened"], repeat=m.max_download_reminders,
+                           every=timedelta(hours=m.remind_every_hours))] if m.max_download_reminders else []
+    return Scenario(name="milestones", applies_to=AppliesTo(default=True), milestones=rules,
+                    pause_on=["disputed", "suspended"], stop_on=["paid", "refused", "cancelled"])
+
+
+def scenario_for(supplier: Supplier, customer: Customer) -> Scenario:
+    if customer.scenario and customer.scenario in supplier.scenarios:
+        return supplier.scenarios[customer.scenario]
+    return for_customer(supplier.scenarios, customer.id, customer.group) or default_scenario(customer.milestones)
+
+
+def happenings(timeline: list[Event]) -> list[Happening]:
+    out = []
+    for e in timeline:
+        kind = HAPPENS.get(e.kind)
+        if kind is None:
+            continue
+        amount = Decimal(e.detail["amount"]) if kind in ("paid", "partially_paid") and e.detail.get("amount") else None
+        out.append(Happening(at=e.at, kind=kind, amount=amount))
+    return out
+
+
+def done(timeline: list[Event]) -> set[str]:
+    return {e.id[len(STEP):] for e in timeline if e.id and e.id.startswith(STEP)}
+
+
+def open_invoice(rec: InvoiceRecord, inv: Invoice, customer: Customer) -> OpenInvoice:
+    return OpenInvoice(id=rec.invoice_id, number=inv.number, customer=customer.id, issue_date=inv.issue_date,
+                       due_date=due_date(inv, customer), amount_due=inv.amount_due, currency=inv.currency,
+                       contractual_rate=customer.contractual_rate)
+
+
+# --- planning -----------------------------------------------------------------------------
+
+def plan(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier,
+         timeline: list[Event] | None = None) -> dict[str, Any]:
+    """{outcome: paid | closed | act | wait, wait_seconds}: where the invoice's path stands."""
+    now = clock.now()
+    if rec.status is Status.PAID:
+        return {"outcome": "paid", "wait_seconds": 1}
+    if rec.status is Status.REFUSED:  # 210 by the buyer or 213 by a platform: a corrected invoice starts its own path
+        _record(ctx, rec.invoice_id, EventKind.CLOSED, {"reason": "refused: the lifecycle of this invoice ended"}, "milestone:closed")
+        return {"outcome": "closed", "wait_seconds": 1}
+    due = due_date(inv, customer)
+    # An invoice sent late (or back-dated) is followed from its arrival, not closed before anyone could act
+    horizon = start_of_day(max(due, rec.created_at.astimezone(PARIS).date())
+                           + timedelta(days=customer.milestones.horizon_days_after_due))
+    if now >= horizon:
+        _record(ctx, rec.invoice_id, EventKind.CLOSED, {"reason": "tracking horizon passed without payment"}, "milestone:closed")
+        return {"outcome": "closed", "wait_seconds": 1}
+    overdue_from = start_of_day(due + timedelta(days=1))
+    if now >= overdue_from:
+        _record(ctx, rec.invoice_id, EventKind.OVERDUE, {"due_date": due.isoformat()}, "milestone:overdue")
+    timeline = timeline if timeline is not None else ctx.store.timeline(rec.invoice_id)
+    actions, nxt = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
+                             now, rates(), done(timeline))
+    if actions:
+        return {"outcome": "act", "wait_seconds": 1}
+    # Nothing due: park until the next planned action, the day it becomes overdue, or a safety
+    # re-check; the events that change the plan (payment, dispute, resolution...) wake it sooner.
+    wake = [t for t in (nxt, horizon, now + timedelta(hours=customer.milestones.payment_check_every_hours),
+                        overdue_from if now < overdue_from else None) if t is not None]
+    at = min(wake)
+    # Rounded up: waking a fraction of a second early would miss the action being waited for.
+    seconds = max(1, -int(-(at - now).total_seconds() // 1))
+    from .intake import save_description
+
+    save_description(ctx, rec.invoice_id, lambda r: setattr(r, "next_due_at", at))
+    return {"outcome": "wait", "wait_seconds": seconds}
+
+
+def _record(ctx: Context, invoice_id: str, kind: EventKind, detail: dict[str, Any], event_id: str,
+            mutate=None) -> None:
+    apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail, id=event_id),
+                mutate=mutate)
+
+
+# --- acting -------------------------------------------------------------------------------
+
+def act(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier) -> dict[str, Any]:
+    """Execute every action due now (each once), then plan what comes next."""
+    timeline = ctx.store.timeline(rec.invoice_id)
+    actions, _ = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
+                           clock.now(), rates(), done(timeline))
+    for action in actions:
+        _execute(ctx, rec, inv, customer, supplier, action, timeline)
+        count(f"Scenario_{action.action}")
+    rec = ctx.store.get(rec.invoice_id)
+    return plan(ctx, rec, inv, customer, supplier)
+
+
+def _purpose(action: Action) -> str:
+    return "sc-" + re.sub(r"[^a-z0-9]+", "-", action.key.lower()).strip("-")[:120]
+
+
+def _figures(action: Action) -> dict[str, Decimal]:
+    return {"outstanding": action.amount_due, "interest": action.interest, "indemnity": action.indemnity,
+            "claimed": action.amount_due + action.interest + action.indemnity}
+
+
+def _execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier, action: Action,
+             timeline: list[Event]) -> None:
+    purpose = _purpose(action)
+    detail: dict[str, Any] = {"action": action.action, "rule": action.rule, "to": list(action.to),
+                              "amount_due": str(action.amount_due)}
+    if action.deferred:
+        detail["deferred"] = "its date passed during a pause: run on resumption"
+    if action.interest or action.indemnity:
+        detail.update(interest=str(action.interest), indemnity=str(action.indemnity))
+    documents: dict[str, str] = {}
+    if action.action == "alert":
+        out_plan = DispatchPlan([PlannedDelivery(_supplier_desk(ctx, supplier), Channel.EMAIL)])
+        sender = lambda r: _send_alert(ctx, rec, inv, customer, supplier, r, action, timeline, purpose)
+    elif action.action == "hand_off":
+        agency = next((a for a in supplier.agencies if a.id == action.to[0]), None)
+        if agency is None:  # the directory refuses such a scenario; an agency removed since is a permanent error
+            raise PermanentError(f"the collection agency '{action.to[0]}' is not in the supplier's directory")
+        case_key, case = _case(ctx, rec, inv, customer, supplier, action, timeline)
+        documents["collection_case"] = case_key
+        detail["agency"] = agency.id
+        out_plan = DispatchPlan([PlannedDelivery(_agency_desk(agency), agency.channel)])
+        sender = lambda r: _send_case(ctx, rec, inv, supplier, agency, r, case, purpose)
+    else:
+        out_plan = _recipients(customer, action, timeline)
+        extra: tuple[tuple[str, str, bytes], ...] = ()
+        if action.action == "formal_notice":
+            pdf = _notice_pdf(ctx, inv, customer, supplier, action)
+            documents["formal_notice"] = ctx.documents.put(
+                f"notices/{rec.supplier_id}/{rec.invoice_id}/{purpose}.pdf", pdf, "application/pdf")
+            extra = ((f"mise-en-demeure-{safe_name(inv.number)}.pdf", "application/pdf", pdf),)
+        message = Message(kind=MAIL_KIND[action.action], figures=_figures(action), extra_attachments=extra)
+        sender = lambda r: send(ctx, rec, inv, customer, r, purpose=purpose, message=message)
+    out = deliver(ctx, rec.invoice_id, out_plan, purpose, sender, event_kind=EVENT_OF.get(action.action, EventKind.REMINDED),
+                  detail={k: v for k, v in detail.items() if k != "to"})
+    settle(out, out_plan, require_one=False)  # an action nobody could receive is recorded, not a failure
+    detail.update(sent_to=out.sent)
+    if out.failed or out_plan.unreachable:
+        detail["not_sent"] = [f"{rid}: {why}" for rid, why in [*out.failed, *out_plan.unreachable]][:20]
+    if documents:
+        detail["documents"] = documents
+    _record(ctx, rec.invoice_id, EventKind.SCENARIO_STEP, detail, STEP + action.key,
+            mutate=(lambda r: r.documents.update(documents)) if documents else None)
+
+
+def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> DispatchPlan:
+    opened = frozenset(e.recipient_id or "" for e in timeline if e.kind is EventKind.DOWNLOADED)
+    if action.action == "remind_not_opened":  # whoever received it and has not opened it
+        return plan_dispatch(customer, skip=opened)
+    if action.action == "fallback_channel":  # the invoice again, to the fallback of each recipient not delivered
+        delivered = {e.recipient_id for e in timeline if e.kind in (EventKind.DELIVERED, EventKind.DOWNLOADED)}
+        by_id = {r.id: r for r in customer.recipients}
+        fallbacks = [by_id[r.fallback] for r in customer.recipients
+                     if r.id not in delivered and r.fallback and r.fallback not in delivered]
+        plan = plan_dispatch(customer.model_copy(update={"recipients": list({r.id: r for r in fallbacks}.values())}))
+        missing = [r.id for r in customer.recipients if r.id not in delivered and not r.fallback]
+        plan.unreachable += [(rid, "not delivered and no fallback endpoint") for rid in missing]
+        return plan
+    roles = frozenset(action.to)
+    plan = plan_dispatch(customer, roles=roles)
+    if not plan.deliveries and not plan.unreachable:
+        plan.unreachable.append((",".join(sorted(roles)), "the customer has no recipient with this role"))
+    return plan
+
+
+# --- formal notice ------------------------------------------------------------------------
+
+def _notice_pdf(ctx: Context, inv: Invoice, customer: Customer, supplier: Supplier, action: Action) -> bytes:
+    from ..reminders.letters import NoticeFigures, formal_notice_pdf
+
+    today = action.at.astimezone(PARIS).date()
+    due = due_date(inv, customer)
+    if customer.contractual_rate is not None:
+        rate_text, contractual = f"{customer.contractual_rate} %", True
+    else:
+        seen: list[Decimal] = []
+        day = due + timedelta(days=1)
+        while day <= today:
+            r = rates().statutory(day)
+            if r not in seen:
+                seen.append(r)
+            day += timedelta(days=1)
+        rate_text, contractual = " / ".join(f"{r} %" for r in seen) or "-", False
+    figures = NoticeFigures(number=inv.number, issue_date=inv.issue_date, due_date=due, today=today,
+                            currency=inv.currency, principal=action.amount_due, interest=action.interest,
+                            indemnity=action.indemnity, rate_text=rate_text, contractual=contractual)
+    iban = supplier.iban or inv.payment_account_id
+    return formal_notice_pdf(figures, seller=inv.seller, buyer=inv.buyer, lang=customer.language, iban=iban)
+
+
+# --- alerts to the supplier -----------------------------------------------------------------
+
+def _supplier_desk(ctx: Context, supplier: Supplier) -> Recipient:
+    return Recipient(id="supplier", name=supplier.name, role=Role.OTHER,
+                     email=str(supplier.alerts_to or supplier.mail_from or ctx.settings.mail_from),
+                     language=supplier.language)
+
+
+ALERT = {"fr": ("[Facteur] Facture {number} ({customer}) : {rule} non atteint",
+                "L'étape « {rule} » n'est pas atteinte pour la facture {number} du {date} adressée à {customer} "
+                "({amount}). Ce qui s'est passé :\n{history}\n\nFacteur a suivi le scénario « {scenario} » ; "
+                "cette facture figure dans votre liste de travail (GET /worklist)."),
+         "en": ("[Facteur] Invoice {number} ({customer}): {rule} missed",
+                "The milestone \"{rule}\" was missed for invoice {number} dated {date} to {customer} ({amount}). "
+                "What happened:\n{history}\n\nFacteur followed the scenario \"{scenario}\"; the invoice is on your "
+                "worklist (GET /worklist).")}
+
+
+def _send_alert(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier,
+                desk: Recipient, action: Action, timeline: list[Event], purpose: str) -> str:
+    lang = supplier.language if supplier.language in ALERT else "fr"
+    subject, body = ALERT[lang]
+    history = "\n".join(f"- {e.at.astimezone(PARIS):%Y-%m-%d %H:%M} {e.kind.value}"
+                        f"{' (' + e.recipient_id + ')' if e.recipient_id else ''}"
+                        f"{' - ' + str(e.detail.get('diagnostic') or e.detail.get('error') or '') if e.kind is EventKind.BOUNCED else ''}"
+                        for e in timeline if e.kind not in (EventKind.RECEIVED, EventKind.SCENARIO_STEP))
+    fields = {"number": inv.number, "customer": customer.name, "rule": action.rule, "date": inv.issue_date.isoformat(),
+              "amount": f"{inv.amount_due} {inv.currency}", "history": history[:4000],
+              "scenario": scenario_for(supplier, customer).name}
+    msg = compose(sender=supplier.mail_from or ctx.settings.mail_from, sender_name="Facteur", to=str(desk.email),
+                  to_name=supplier.name, lang=lang, subject=subject.format(**fields), paragraphs=[body.format(**fields)],
+                  attachments=[])
+    return send_raw(ctx, rec, supplier.mail_from, str(desk.email), msg.as_bytes(), desk.id, purpose)
+
+
+# --- hand-off to a collection agency --------------------------------------------------------
+
+def _agency_desk(agency: Agency) -> Recipient:
+    return Recipient.model_construct(id=f"agency-{agency.id}", name=agency.name, role=Role.COLLECTION_AGENCY,
+                                     channel=agency.channel, email=agency.email, endpoint=agency.endpoint,
+                                     secret_id=agency.secret_id, language=agency.language, attach_document=True,
+                                     fallback=None)
+
+
+def _case(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier, action: Action,
+          timeline: list[Event]) -> tuple[str, dict[str, Any]]:
+    """The collection case: the debtor, the claim (principal, interest, indemnity), the documents
+    and what was tried; kept in the documents bucket and sent to the agency."""
+    claim = _figures(action)
+    documents = ctx.store.get(rec.invoice_id).documents  # with a formal notice made in the same run
+    case = {
+        "case_id": f"{rec.supplier_id}/{rec.invoice_id}", "handed_off_at": action.at.isoformat(),
+        "creditor": {"id": supplier.id, "name": supplier.name, "siren": supplier.siren, "vat_id": supplier.vat_id},
+        "debtor": {"customer_id": customer.id, "name": customer.name, "siren": customer.siren or inv.buyer.siren,
+                   "vat_id": customer.vat_id or inv.buyer.vat_id,
+                   "address": {"line1": inv.buyer.line1, "postcode": inv.buyer.postcode, "city": inv.buyer.city,
+                               "country": inv.buyer.country}},
+        "invoices": [{**invoice_summary(rec, inv), "principal": str(action.amount_due), "interest": str(action.interest),
+                      "indemnity": str(action.indemnity), "total": str(claim["claimed"])}],
+        "documents": sorted(k for k in documents if k in ("facturx", "ubl", "formal_notice")),
+        "timeline": [{"at": e.at.isoformat(), "kind": e.kind.value,
+                      **({"lifecycle_code": e.french_code} if e.french_code else {}),
+                      **({"recipient": e.recipient_id} if e.recipient_id else {}),
+                      **({"action": e.detail["action"]} if e.kind is EventKind.SCENARIO_STEP else {})} for e in timeline],
+    }
+    key = ctx.documents.put(f"cases/{rec.supplier_id}/{rec.invoice_id}.json",
+                            json.dumps(case, ensure_ascii=False, indent=2).encode(), "application/json")
+    return key, case
+
+
+CASE_MAIL = {"fr": ("Dossier de recouvrement : facture {number} ({debtor}), {total}",
+                    "Nous vous confions le recouvrement de la facture {number} due par {debtor} : principal "
+                    "{principal}, intérêts {interest}, indemnité {indemnity}, total {total}. Le dossier (JSON) et les "
+                    "pièces sont joints ; merci de nous transmettre vos mises à jour par l'API de Facteur."),
+             "en": ("Collection case: invoice {number} ({debtor}), {total}",
+                    "We hand you the collection of invoice {number} owed by {debtor}: principal {principal}, "
+                    "interest {interest}, indemnity {indemnity}, total {total}. The case (JSON) and the documents are "
+                    "attached; please send your updates through Facteur's API.")}
+
+
+def _send_case(ctx: Context, rec: InvoiceRecord, inv: Invoice, supplier: Supplier, agency: Agency, desk: Recipient,
+               case: dict[str, Any], purpose: str) -> str:
+    body = json.dumps(case, ensure_ascii=False, sort_keys=True).encode()
+    if agency.channel is Channel.HTTP:
+        return post_signed(ctx, rec.supplier_id, str(agency.endpoint), agency.secret_id, desk.id,
+                           json.dumps({"type": "collection.case", "data": case}, ensure_ascii=False, sort_keys=True).encode(),
+                           f"msg_{rec.invoice_id}_{purpose}_{desk.id}")
+    claim = case["invoices"][0]
+    lang = agency.language if agency.language in CASE_MAIL else "fr"
+    subject, text = CASE_MAIL[lang]
+    fields = {"number": inv.number, "debtor": case["debtor"]["name"], "principal": claim["principal"],
+              "interest": claim["interest"], "indemnity": claim["indemnity"], "total": f"{claim['total']} {inv.currency}"}
+    attachments = [(f"dossier-{safe_name(inv.number)}.json", "application/json", body)]
+    documents = ctx.store.get(rec.invoice_id).documents
+    for name in ("facturx", "formal_notice"):
+        key = documents.get(name)
+        if key:
+            attachments.append((f"{safe_name(inv.number)}-{name}.pdf", "application/pdf", ctx.documents.get(key)))
+    msg = compose(sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name, to=str(agency.email),
+                  to_name=agency.name, lang=lang, subject=subject.format(**fields), paragraphs=[text.format(**fields)],
+                  attachments=attachments, signature=supplier.name)
+    return send_raw(ctx, rec, supplier.mail_from, str(agency.email), msg.as_bytes(), desk.id, purpose)
+

@@ -1,0 +1,116 @@
+"""What leaves for one recipient, on its channel: the invoice itself and every message a scenario
+sends about it (courtesy reminder, reminder, request for approval, formal notice...). E-mail
+through SES v2 (raw MIME, French or English, the Factur-X attached and a signed download link);
+webhook as a Standard Webhooks push signed with the endpoint's own secret. The caller
+(dispatch.deliver) makes each send happen once per delivery record."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .. import clock
+from ..context import Context
+from ..delivery import links
+from ..delivery.email import build_message
+from ..errors import PermanentError
+from ..model.directory import Channel, Customer, Milestones, Recipient
+from ..model.invoice import Invoice
+from ..tracking.store import InvoiceRecord
+
+WEBHOOK_EVENTS = {"invoice": "invoice.issued", "not_opened": "invoice.reminder", "courtesy": "invoice.reminder",
+                  "overdue": "invoice.reminder", "validate": "invoice.approval_requested", "notice": "invoice.formal_notice"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """What is sent: `kind` (email.KINDS), the amounts it states, what else it carries."""
+
+    kind: str = "invoice"
+    figures: dict[str, Decimal] = field(default_factory=dict)
+    extra_attachments: tuple[tuple[str, str, bytes], ...] = ()
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "invoice"
+
+
+def due_date(inv: Invoice, customer: Customer | None) -> date:
+    m = customer.milestones if customer else Milestones()
+    return inv.due_date or (inv.issue_date + timedelta(days=m.default_payment_days))
+
+
+def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, recipient: Recipient, *, purpose: str,
+         message: Message = Message()) -> str:
+    """Send `message` about the invoice to `recipient`; returns the channel's message id."""
+    now = clock.now()
+    expires = int((now + timedelta(seconds=ctx.settings.link_ttl_seconds)).timestamp())
+    claims = links.LinkClaims(rec.invoice_id, recipient.id, "facturx", expires, int(now.timestamp()))
+    token = links.sign(ctx.link_key, claims)
+    link = f"{ctx.public_api_url}/d/{token}"
+    if recipient.channel is Channel.HTTP:
+        return send_webhook(ctx, rec, inv, recipient, link, claims.expires_at.isoformat(), purpose=purpose, message=message)
+    attachments = []
+    if recipient.attach_document:
+        pdf_key = rec.documents.get("facturx")
+        if pdf_key:
+            attachments.append((f"{safe_name(inv.number)}.pdf", "application/pdf", ctx.documents.get(pdf_key)))
+        if "ubl" in rec.documents and message.kind in ("invoice", "not_opened"):
+            attachments.append((f"{safe_name(inv.number)}.ubl.xml", "application/xml", ctx.documents.get(rec.documents["ubl"])))
+    attachments += list(message.extra_attachments)
+    supplier = ctx.directory.supplier(rec.supplier_id)
+    msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
+                        to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
+                        link_expires=claims.expires_at.date().isoformat(), attachments=attachments,
+                        due=due_date(inv, customer).isoformat(), kind=message.kind, figures=message.figures)
+    return send_raw(ctx, rec, supplier.mail_from, str(recipient.email), msg.as_bytes(), recipient.id, purpose)
+
+
+def send_raw(ctx: Context, rec: InvoiceRecord, mail_from: str | None, to: str, raw: bytes, recipient_id: str,
+             purpose: str) -> str:
+    """One raw message through SES v2, tagged so that its delivery events find the invoice."""
+    kwargs: dict[str, Any] = {
+        "FromEmailAddress": mail_from or ctx.settings.mail_from, "Destination": {"ToAddresses": [to]},
+        "Content": {"Raw": {"Data": raw}},
+        "EmailTags": [{"Name": "invoice_id", "Value": rec.invoice_id}, {"Name": "recipient_id", "Value": recipient_id},
+                      {"Name": "supplier_id", "Value": rec.supplier_id}, {"Name": "purpose", "Value": purpose}]}
+    if ctx.settings.ses_configuration_set:
+        kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
+    return ctx.client("sesv2").send_email(**kwargs)["MessageId"]
+
+
+def invoice_summary(rec: InvoiceRecord, inv: Invoice) -> dict[str, Any]:
+    return {"invoice_id": rec.invoice_id, "number": inv.number, "type_code": inv.type_code,
+            "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat() if inv.due_date else None,
+            "currency": inv.currency, "amount_due": str(inv.amount_due),
+            "seller": {"name": inv.seller.name, "vat_id": inv.seller.vat_id, "siren": inv.seller.siren},
+            "buyer": {"name": inv.buyer.name, "vat_id": inv.buyer.vat_id, "siren": inv.buyer.siren},
+            "purchase_order": inv.purchase_order_reference}
+
+
+def post_signed(ctx: Context, supplier_id: str, endpoint: str, secret_id: str | None, who: str, body: bytes,
+                msg_id: str) -> str:
+    """A Standard Webhooks push, signed with a secret of the supplier's own (facteur/webhooks/<supplier>/...)."""
+    from ..delivery import webhook
+
+    prefix = f"facteur/webhooks/{supplier_id}/"
+    if not (secret_id or "").startswith(prefix):  # a supplier signs with its own secrets only
+        raise PermanentError(f"the webhook secret of '{who}' must be named {prefix}...", code="webhook_secret_forbidden")
+    value = ctx.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    hdrs = webhook.headers(webhook.secrets_of(value), msg_id, int(clock.now().timestamp()), body)
+    return webhook.post(endpoint, body, hdrs)
+
+
+def send_webhook(ctx: Context, rec: InvoiceRecord, inv: Invoice, recipient: Recipient, link: str, link_expires: str, *,
+                 purpose: str, message: Message = Message()) -> str:
+    """Push the invoice (or a message about it) to the recipient's endpoint. The webhook id is the
+    delivery's own: the same on every retry of this delivery."""
+    from ..delivery import webhook
+
+    data = {**invoice_summary(rec, inv), "role": recipient.role.value,
+            **{k: str(v) for k, v in message.figures.items()}}
+    body = webhook.payload(event=WEBHOOK_EVENTS[message.kind], link=link, link_expires=link_expires, invoice=data)
+    return post_signed(ctx, rec.supplier_id, str(recipient.endpoint), recipient.secret_id, recipient.id, body,
+                       f"msg_{rec.invoice_id}_{purpose}_{recipient.id}")
