@@ -55,6 +55,7 @@ class Recipient(_M):
     fallback: str | None = Field(None, description="Id of the recipient (of the same customer) to use when this one's "
                                                    "channel bounces or does not deliver in time (scenario action "
                                                    "fallback_channel)")
+    fallback_only: bool = Field(False, description="Receives nothing unless another recipient falls back to it")
 
     @model_validator(mode="after")
     def _https_webhooks(self) -> Recipient:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from ..errors import InvalidInput
 
@@ -34,6 +34,12 @@ def _only(values: list[str], allowed: set[str], what: str) -> list[str]:
     if unknown:
         raise ValueError(f"{what} {', '.join(unknown)}; one of {', '.join(sorted(allowed))}")
     return values
+
+
+def delay_text(td: timedelta) -> str:
+    """The scenario's own notation (48h, 10d): what `duration` reads back."""
+    hours = int(td.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 
 def duration(text: str) -> timedelta:
@@ -74,6 +80,10 @@ class MilestoneRule(_M):
     @classmethod
     def _delay(cls, v: Any) -> timedelta | None:
         return v if v is None or isinstance(v, timedelta) else duration(v)
+
+    @field_serializer("within", "every")
+    def _as_text(self, v: timedelta | None) -> str | None:
+        return None if v is None else delay_text(v)
 
     @model_validator(mode="after")
     def _repeated(self) -> MilestoneRule:

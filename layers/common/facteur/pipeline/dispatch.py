@@ -41,7 +41,7 @@ def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset(),
     cannot reach yet are listed with the reason (the customer check holds an invoice nobody can receive)."""
     plan = DispatchPlan()
     for r in customer.recipients:
-        if r.id in skip or (roles is not None and r.role.value not in roles):
+        if r.id in skip or r.fallback_only or (roles is not None and r.role.value not in roles):
             continue
         if r.channel not in AVAILABLE_CHANNELS:
             plan.unreachable.append((r.id, f"channel '{r.channel.value}' is not available yet"))

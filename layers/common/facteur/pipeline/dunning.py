@@ -209,10 +209,11 @@ def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> Di
     if action.action == "fallback_channel":  # the invoice again, to the fallback of each recipient not delivered
         delivered = {e.recipient_id for e in timeline if e.kind in (EventKind.DELIVERED, EventKind.DOWNLOADED)}
         by_id = {r.id: r for r in customer.recipients}
-        fallbacks = [by_id[r.fallback] for r in customer.recipients
-                     if r.id not in delivered and r.fallback and r.fallback not in delivered]
+        sent = {e.recipient_id for e in timeline if e.kind is EventKind.SENT}
+        fallbacks = [by_id[r.fallback].model_copy(update={"fallback_only": False}) for r in customer.recipients
+                     if r.id in sent and r.id not in delivered and r.fallback and r.fallback not in delivered]
         plan = plan_dispatch(customer.model_copy(update={"recipients": list({r.id: r for r in fallbacks}.values())}))
-        missing = [r.id for r in customer.recipients if r.id not in delivered and not r.fallback]
+        missing = [r.id for r in customer.recipients if r.id in sent and r.id not in delivered and not r.fallback]
         plan.unreachable += [(rid, "not delivered and no fallback endpoint") for rid in missing]
         return plan
     roles = frozenset(action.to)
@@ -229,20 +230,20 @@ def _notice_pdf(ctx: Context, inv: Invoice, customer: Customer, supplier: Suppli
 
     today = action.at.astimezone(PARIS).date()
     due = due_date(inv, customer)
+    seen: list[Decimal] = []
     if customer.contractual_rate is not None:
-        rate_text, contractual = f"{customer.contractual_rate} %", True
-    else:
-        seen: list[Decimal] = []
+        seen.append(customer.contractual_rate)
+    else:  # the statutory rate of each half-year the days late fall in
         day = due + timedelta(days=1)
         while day <= today:
             r = rates().statutory(day)
             if r not in seen:
                 seen.append(r)
             day += timedelta(days=1)
-        rate_text, contractual = " / ".join(f"{r} %" for r in seen) or "-", False
     figures = NoticeFigures(number=inv.number, issue_date=inv.issue_date, due_date=due, today=today,
                             currency=inv.currency, principal=action.amount_due, interest=action.interest,
-                            indemnity=action.indemnity, rate_text=rate_text, contractual=contractual)
+                            indemnity=action.indemnity, rates=tuple(seen),
+                            contractual=customer.contractual_rate is not None, invoiced=inv.amount_due)
     iban = supplier.iban or inv.payment_account_id
     return formal_notice_pdf(figures, seller=inv.seller, buyer=inv.buyer, lang=customer.language, iban=iban)
 

@@ -25,6 +25,8 @@ TEXTS = {
                  "jour. Nous vous mettons en demeure de nous régler la somme de {total} dans un délai de {days} jours "
                  "à compter de la présente."),
         "detail": "Détail de la somme réclamée au {today} :",
+        "invoiced": "Montant de la facture (TTC)",
+        "paid": "Déjà réglé",
         "principal": "Principal restant dû (TTC)",
         "interest": "Intérêts de retard ({rate}, {late} jours)",
         "indemnity": "Indemnité forfaitaire pour frais de recouvrement",
@@ -47,6 +49,8 @@ TEXTS = {
         "body": ("Despite our previous reminders, the invoice above, due on {due}, is still unpaid. We hereby give you "
                  "formal notice to pay us {total} within {days} days of this letter."),
         "detail": "Amount claimed as of {today}:",
+        "invoiced": "Invoice amount (incl. VAT)",
+        "paid": "Already paid",
         "principal": "Principal still due (incl. VAT)",
         "interest": "Late-payment interest ({rate}, {late} days)",
         "indemnity": "Fixed recovery indemnity",
@@ -73,9 +77,14 @@ class NoticeFigures:
     principal: Decimal  # still due, payments deducted
     interest: Decimal
     indemnity: Decimal
-    rate_text: str  # "12.15 %" or "12.15 % / 13.15 %" when two half-years are crossed
+    rates: tuple[Decimal, ...]  # the yearly rates applied, in percent (two when the days late cross half-years)
     contractual: bool = False
     days_to_pay: int = 8
+    invoiced: Decimal | None = None  # the invoice's amount due, when payments were made since
+
+    def rate_text(self, lang: str) -> str:
+        texts = [f"{r:.2f} %" for r in self.rates]
+        return " / ".join(t.replace(".", ",") if lang == "fr" else t for t in texts) or "-"
 
     @property
     def total(self) -> Decimal:
@@ -95,7 +104,7 @@ def formal_notice_pdf(f: NoticeFigures, *, seller: Party, buyer: Party, lang: st
     t = TEXTS.get(lang, TEXTS["fr"])
     money = lambda a: money_text(a, f.currency, lang)
     v = {"number": f.number, "issued": date_text(f.issue_date, lang), "due": date_text(f.due_date, lang),
-         "today": date_text(f.today, lang), "total": money(f.total), "days": f.days_to_pay, "rate": f.rate_text,
+         "today": date_text(f.today, lang), "total": money(f.total), "days": f.days_to_pay, "rate": f.rate_text(lang),
          "late": f.days_late, "basis": t["contractual"] if f.contractual else t["statutory"],
          "iban": f" (IBAN {iban})" if iban else ""}
     buf = io.BytesIO()
@@ -139,6 +148,8 @@ def formal_notice_pdf(f: NoticeFigures, *, seller: Party, buyer: Party, lang: st
     para(t["body"].format(**v))
     para(t["detail"].format(**v), gap=4)
     rows = [(t["principal"], f.principal), (t["interest"].format(**v), f.interest), (t["indemnity"], f.indemnity)]
+    if f.invoiced is not None and f.invoiced != f.principal:
+        rows[:0] = [(t["invoiced"], f.invoiced), (t["paid"], f.principal - f.invoiced)]
     for label, amount in rows:
         c.setFont(regular, 10)
         c.drawString(left + 12, y, label)

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ..model.scenario import Scenario
+from ..model.scenario import Scenario, delay_text
 from .interest import INDEMNITY, RateTable, late_interest
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -138,15 +138,11 @@ def _candidates(inv: OpenInvoice, scenario: Scenario, life: _Life) -> list[tuple
             deadline = origin + rule.within + n * (rule.every or timedelta(0))
             if met is not None and met <= deadline:
                 break
-            name = f"{rule.expect} within {_delay(rule.within)}" + (f" #{n + 1}" if n else "")
+            name = f"{rule.expect} within {delay_text(rule.within)}" + (f" #{n + 1}" if n else "")
             for action in rule.otherwise:
                 out.append((deadline, action, ELSE_TO.get(action, ("payer",)), name))
     return sorted(out, key=lambda c: c[0])
 
-
-def _delay(td: timedelta) -> str:
-    hours = int(td.total_seconds() // 3600)
-    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 
 def schedule(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenario, rates: RateTable) -> list[Action]:
