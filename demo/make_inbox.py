@@ -39,6 +39,10 @@ BUYERS = {
                     "vat_id": "FR59542051180", "electronic_address": "542051180",
                     "electronic_address_scheme": "0225", "line1": "1 esplanade de la Défense", "city": "Puteaux",
                     "postcode": "92800", "country": "FR"},
+    "cafe-lumiere": {"name": "Café Lumière SARL", "legal_id": "812345619", "legal_id_scheme": "0002",
+                     "vat_id": "FR42812345619", "electronic_address": "812345619",
+                     "electronic_address_scheme": "0225", "line1": "18 quai Saint-Antoine", "city": "Lyon",
+                     "postcode": "69002", "country": "FR"},
 }
 NOTES = [
     {"subject": "PMT", "text": "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 €."},
@@ -89,6 +93,9 @@ def main() -> None:
     held = invoice("FA-2026-1205", "groupe-hexa", [("Pièces détachées", "4", "62.00")])  # Hexa requires a PO (BT-13)
     (INBOX / "FA-2026-1205.ubl.xml").write_bytes(ubl.write(held))
     (INBOX / "export-truncated.xml").write_bytes(cii.write(c, profile="en16931")[:700])
+    cafe = invoice("FA-2026-1206", "cafe-lumiere", [("Machine à café - maintenance trimestrielle", "1", "420.00"),
+                                                    ("Moulin - remplacement meules", "1", "180.00")])
+    (INBOX / "FA-2026-1206.xml").write_bytes(cii.write(cafe, profile="en16931"))
     print(f"wrote {len(list(INBOX.iterdir()))} files to {INBOX}")
 
 

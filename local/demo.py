@@ -16,10 +16,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 
 from .runtime import DEFAULT_START, ROOT, LocalRuntime
+
+PARIS = ZoneInfo("Europe/Paris")
 
 SUPPLIER = "atelier-dupont"
 API_KEY = "demo-key-atelier-dupont"
@@ -33,11 +36,16 @@ EXPECTED_MILESTONES = {
     "FA-2026-1203": ["deposited", "converted", "sent", "bounced", "downloaded", "taken_in_charge", "approved", "paid"],
     "FA-2026-1204": ["deposited", "converted", "sent", "delivered", "downloaded", "paid"],
     "FA-2026-1205": ["held"],
+    # Café Lumière follows the supplier's `standard` scenario (config/demo-directory.yaml)
+    "FA-2026-1206": ["deposited", "converted", "sent", "delivered", "downloaded", "scenario_step", "reminded", "disputed",
+                     "resolved", "partially_paid", "formal_notice", "handed_off", "paid"],
 }
+# The scenario actions FA-2026-1206 must have had, in order (each once).
+EXPECTED_ACTIONS = ["ask_validator", "courtesy_reminder", "reminder", "reminder", "formal_notice", "hand_off"]
 
 # What must have happened by the end (invoice number or file name -> final status).
 EXPECTED = {"FA-2026-1201": "paid", "FA-2026-1202": "paid", "FA-2026-1203": "paid", "FA-2026-1204": "paid",
-            "FA-2026-1205": "held", "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
+            "FA-2026-1205": "held", "FA-2026-1206": "paid", "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
 
 
 @dataclass
@@ -58,8 +66,9 @@ class Demo:
         self.wall = time.monotonic()
 
     # -- output ----------------------------------------------------------------------------
-    def say(self, msg: str) -> None:
-        print(f"  [{self.rt.now():%a %d %b %H:%M} virtual | {time.monotonic() - self.wall:5.1f}s] {msg}", flush=True)
+    def say(self, msg: str, at: datetime | None = None) -> None:
+        when = (at or self.rt.now()).astimezone(PARIS)
+        print(f"  [{when:%a %d %b %H:%M} Paris | {time.monotonic() - self.wall:5.1f}s] {msg}", flush=True)
 
     def api(self, method: str, path: str, **kw) -> requests.Response:
         return self.http.request(method, f"{self.rt.api_url}{path}", timeout=120, **kw)
@@ -79,7 +88,7 @@ class Demo:
     # -- the story -------------------------------------------------------------------------
     def intake(self) -> None:
         for name in ["FA-2026-1201.pdf", "FA-2026-1202.xml", "FA-2026-1203.ubl.xml", "FA-2026-1205.ubl.xml",
-                     "export-truncated.xml"]:
+                     "FA-2026-1206.xml", "export-truncated.xml"]:
             self.rt.drop(SUPPLIER, INBOX / name)
             self.say(f"billing system dropped s3://…/in/{SUPPLIER}/{name}")
         body = (INBOX / "FA-2026-1204.json").read_bytes()
@@ -148,18 +157,45 @@ class Demo:
         self.say(f"the platform forwarded the buyer's {code} ({msg.statuses[0].label}) for {number} as CDAR "
                  f"({target.relative_to(self.out)}): HTTP {res.status_code}, status {res.json().get('status')}")
 
+    def report_event(self, number: str, body: dict, what: str, path: str = "events") -> None:
+        """The supplier reports an event (or forwards a lifecycle status); what it sets off is shown."""
+        inv = self.invoices()[number]
+        before = len(self.rt.outbox.mails)
+        res = self.api("POST", f"/invoices/{inv['invoice_id']}/{path}", json=body)
+        self.report.expect(res.status_code == 200, f"{number}: {what} answered {res.status_code} {res.text[:200]}")
+        self.say(f"{what} for {number}: HTTP {res.status_code}, status {res.json().get('status')}")
+        self.rt.settle()
+        self.mails_since(before)
+
+    def lifecycle(self, number: str, body: dict, what: str) -> None:
+        self.report_event(number, body, what, path="lifecycle")
+
+    def mails_since(self, before: int) -> None:
+        for m in self.rt.outbox.mails[before:]:
+            files = [name for name, _ in m.attachments()]
+            self.say(f"mail to {', '.join(m.to)}: {m.subject} [{', '.join(m.events)}]"
+                     + (f" + {', '.join(files)}" if files else ""), at=m.sent_at)
+
+    def worklist(self) -> None:
+        res = self.api("GET", "/worklist")
+        self.report.expect(res.status_code == 200, f"GET /worklist answered {res.status_code}")
+        items = res.json().get("items", [])
+        (self.out / "worklist.json").write_text(json.dumps(res.json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.say(f"GET /worklist: {len(items)} invoice(s) need a person")
+        for item in items:
+            self.say(f"    {item.get('number') or item.get('original_name')}: {item.get('status')} - {str(item.get('why'))[:110]}")
+
     def until(self, when: datetime, note: str) -> None:
         before = len(self.rt.outbox.mails)
         self.rt.advance_to(when)
-        new = self.rt.outbox.mails[before:]
-        for m in new:
-            self.say(f"mail to {', '.join(m.to)}: {m.subject} [{', '.join(m.events)}]")
+        self.mails_since(before)
         self.say(note)
 
     def story(self) -> None:
         t0 = self.rt.now()
         self.until(t0 + timedelta(hours=3), "3 hours later")
         self.open_link("FA-2026-1201", "compta@boulangerie-martin.example")
+        self.open_link("FA-2026-1206", "compta@cafe-lumiere.example")
         self.until(t0 + timedelta(hours=5), "5 hours later")
         self.open_link("FA-2026-1203", "achats@groupe-hexa.example")
         self.open_link("FA-2026-1204", "compta@boulangerie-martin.example")
@@ -176,11 +212,25 @@ class Demo:
         self.pay("FA-2026-1201", "VIR-SEPA-20261213-0091")
         self.until(t0 + timedelta(days=20), "day 20")
         self.pay("FA-2026-1204", "VIR-SEPA-20261221-0133")
-        self.until(t0 + timedelta(days=33), "day 33: FA-2026-1202 was due on 31 Dec")
+        self.until(t0 + timedelta(days=28), "day 28: Café Lumière had its courtesy reminder on 26 Dec (due-5d)")
+        self.lifecycle("FA-2026-1206", {"code": 207, "source": "buyer", "reason_code": "ART_ERR",
+                                        "reason": "Meules du moulin non remplacées"}, "Café Lumière disputes (207)")
+        self.until(t0 + timedelta(days=30), "day 30: the scenario is paused while FA-2026-1206 is disputed")
+        self.worklist()
+        self.until(t0 + timedelta(days=33), "day 33: FA-2026-1202 was due on 31 Dec; FA-2026-1206's due+1d reminder waits")
         self.pay("FA-2026-1202", "SWIFT-NW-0107-5521")
-        self.until(t0 + timedelta(days=40), "day 40")
+        self.report_event("FA-2026-1206", {"kind": "resolved", "reason": "meules remplacées le 2 janvier"},
+                          "the supplier reports the dispute settled")
+        self.until(t0 + timedelta(days=40), "day 40: FA-2026-1206's second reminder went on 8 Jan (due+8d)")
         self.pay("FA-2026-1203", "VIR-SEPA-20270110-0007")
-        limit = t0 + timedelta(days=60)
+        self.report_event("FA-2026-1206", {"kind": "paid", "amount": "300.00", "reference": "VIR-CL-0111"},
+                          "Café Lumière pays 300.00 of 720.00")
+        self.until(t0 + timedelta(days=46), "day 46: formal notice on 15 Jan (due+15d), interest on what is left")
+        self.until(t0 + timedelta(days=61), "day 61: handed to Recouvreur Sud on 30 Jan (due+30d): dunning stops")
+        self.until(t0 + timedelta(days=69), "day 69")
+        self.report_event("FA-2026-1206", {"kind": "paid", "reference": "RECOUVREUR-SUD-2027-014"},
+                          "Recouvreur Sud collected the rest")
+        limit = t0 + timedelta(days=90)
         while self.rt.executions("RUNNING") and self.rt.now() < limit:
             self.rt.advance(timedelta(days=1))
         running = len(self.rt.executions("RUNNING"))
@@ -208,7 +258,10 @@ class Demo:
             checks = []
             for fmt, doc_key in sorted(inv.get("documents", {}).items()):
                 data = s3.get_object(Bucket=docs_bucket, Key=doc_key)["Body"].read()
-                target = self.out / "documents" / doc_key.rsplit("/", 1)[-1]
+                name = doc_key.rsplit("/", 1)[-1]
+                if fmt not in ("facturx", "ubl", "cii", "edifact"):  # formal notice, collection case
+                    name = f"{inv.get('number') or inv['invoice_id']}-{fmt}.{name.rsplit('.', 1)[-1]}"
+                target = self.out / "documents" / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
                 if fmt == "facturx":
@@ -217,8 +270,8 @@ class Demo:
                     blocking += [f for f in check_xml(read.xml or b"", in_pdf=True) if f.blocking]
                 elif fmt in ("ubl", "cii"):  # each checked with the rule sets it declares
                     blocking = [f for f in check_xml(data) if f.blocking]
-                else:
-                    blocking = []
+                else:  # a formal notice, a collection case: kept with the invoice, not an invoice format
+                    continue
                 checks.append(f"{fmt}:{'ok' if not blocking else 'FAIL ' + ','.join(sorted({f.rule for f in blocking}))}")
                 self.report.expect(not blocking, f"{target.name} fails official rules")
             kinds = [e["kind"] for e in events]
@@ -226,9 +279,12 @@ class Demo:
                          "customer": inv.get("customer_id") or "-", "status": inv["status"],
                          "path": " > ".join(f"{e['kind']}{'(' + str(e['lifecycle_code']) + ')' if e.get('lifecycle_code') else ''}"
                                             for e in events if e["kind"] not in ("received",)),
-                         "reminders": kinds.count("reminded"), "documents": " ".join(checks) or "-"})
+                         "reminders": kinds.count("scenario_step"), "documents": " ".join(checks) or "-"})
             missing = [k for k in EXPECTED_MILESTONES.get(key, []) if k not in kinds]
             self.report.expect(not missing, f"{key}: milestones missing from the timeline: {missing}")
+            if key == "FA-2026-1206":
+                actions = [e["detail"]["action"] for e in events if e["kind"] == "scenario_step"]
+                self.report.expect(actions == EXPECTED_ACTIONS, f"{key}: scenario actions {actions}, expected {EXPECTED_ACTIONS}")
             want = EXPECTED.get(key)
             self.report.expect(want is None or inv["status"] == want, f"{key}: status {inv['status']}, expected {want}")
         self.report.expect(set(EXPECTED) <= set(timeline), f"missing invoices: {sorted(set(EXPECTED) - set(timeline))}")
@@ -237,7 +293,7 @@ class Demo:
 
     def summary(self, rows: list[dict]) -> str:
         cols = [("key", "invoice / file"), ("input", "input"), ("customer", "customer"), ("status", "status"),
-                ("reminders", "rem."), ("documents", "documents (official rules)")]
+                ("reminders", "actions"), ("documents", "documents (official rules)")]
         widths = {c: max(len(h), *(len(str(r[c])) for r in rows)) for c, h in cols}
         line = "  ".join(h.ljust(widths[c]) for c, h in cols)
         out = [line, "-" * len(line)]
@@ -304,7 +360,7 @@ def run(out: Path) -> int:
         demo = Demo(out, rt)
         print("2/5 intake: S3 drops and an API post", flush=True)
         demo.intake()
-        print("3/5 five virtual weeks: downloads, a missed deadline and its reminder, payments", flush=True)
+        print("3/5 ten virtual weeks: downloads, reminders, a dispute, a formal notice, a hand-off, payments", flush=True)
         demo.story()
         print("4/5 collecting documents, e-mails and timelines; checking every produced document", flush=True)
         rows = demo.collect()
