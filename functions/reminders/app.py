@@ -1,12 +1,13 @@
-"""Scenario actions (reminders, formal notices, hand-offs, alerts) run by the state machine, and the scheduled sweep."""
+"""Scenario actions (reminders, formal notices, hand-offs, alerts) run by the invoice's state machine, mass
+actions run by the jobs state machine, and the scheduled sweep."""
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser import parse
 
 from facteur.context import get_context
-from facteur.model.events import StepInput
+from facteur.model.events import JobInput, StepInput
 from facteur.observability import logger, metrics, tracer
-from facteur.pipeline import steps
+from facteur.pipeline import actions, steps
 from facteur.reminders.sweep import sweep
 
 
@@ -16,6 +17,15 @@ from facteur.reminders.sweep import sweep
 def act_handler(event, context):
     step = parse(event, model=StepInput)
     return steps.act(get_context(), step.invoice_id)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def job_handler(event, context):
+    """The jobs state machine: the next batch of a mass action's invoices."""
+    job = parse(event, model=JobInput)
+    return actions.run_batch(get_context(), job.job_id)
 
 
 @metrics.log_metrics

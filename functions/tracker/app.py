@@ -17,7 +17,7 @@ from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, ParkInput, SesEventDetail, StepInput
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import corrections, steps
+from facteur.pipeline import actions, corrections, steps
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -62,6 +62,25 @@ def get_worklist():
     """Only the invoices that need a person now (held, failed, refused, disputed, suspended, closed
     unpaid), each with why, what to do and what was tried."""
     return worklist(get_context(), caller_supplier(app))
+
+
+@app.post("/actions")
+def post_actions():
+    """A mass action: `{"filter": {...}, "action": "resend|remind|pause|resume|hand_off", "dry_run": false}`;
+    a dry run answers with what each invoice would get, otherwise 202 and a job (GET /actions/{job_id})."""
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    key = headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidInput("'Idempotency-Key' has 1 to 200 characters", code="invalid_idempotency_key")
+    req = actions.ActionRequest.model_validate(json_object(app))
+    status, body = actions.start(get_context(), caller_supplier(app), req, key)
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+@app.get("/actions/<job_id>")
+def get_action(job_id: str):
+    """A mass action's progress (done of total, counts by outcome) and each invoice's result."""
+    return actions.job_status(get_context(), caller_supplier(app), job_id)
 
 
 @app.get("/invoices/<invoice_id>")

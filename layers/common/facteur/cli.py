@@ -334,6 +334,106 @@ def _directory_load(args) -> int:
     return 0
 
 
+def _directory_check(args) -> int:
+    """Validate a directory YAML whole (scenarios, agencies, fallbacks...) without loading it."""
+    from .errors import InvalidInput
+    from .routing.directory import parse_yaml
+
+    try:
+        parsed = parse_yaml(Path(args.file).read_text(encoding="utf-8"))
+    except InvalidInput as exc:
+        print(f"{args.file}: {exc.message}", file=sys.stderr)
+        return 1
+    for sup, _, customers in parsed:
+        print(f"{sup.id}: {len(customers)} customer(s), scenarios: {', '.join(sup.scenarios) or 'none'}, "
+              f"agencies: {', '.join(a.id for a in sup.agencies) or 'none'}")
+    return 0
+
+
+def _api(args):
+    import os
+
+    import requests
+
+    url = (args.api or os.environ.get("FACTEUR_API_URL") or "").rstrip("/")
+    key = args.key or os.environ.get("FACTEUR_API_KEY")
+    if not url or not key:
+        raise SystemExit("give the API URL and key: --api/--key or FACTEUR_API_URL/FACTEUR_API_KEY")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    return url, session
+
+
+def _progress(job: dict, out) -> None:
+    total, done = job["total"], job["done"]
+    width = 30
+    filled = width * done // total if total else width
+    counts = " ".join(f"{k} {v}" for k, v in sorted(job["counts"].items()))
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {counts}"
+    if out.isatty():
+        print("\r" + line, end="" if job["status"] == "running" else "\n", file=out, flush=True)
+    else:
+        print(line, file=out, flush=True)
+
+
+def _actions_run(args) -> int:
+    """POST /actions, then follow the job to its end with a progress bar (exit 0 done, 1 some failed)."""
+    import time
+
+    url, http = _api(args)
+    flt: dict = {}
+    if args.status:
+        flt["status"] = args.status
+    if args.customer:
+        flt["customers"] = args.customer
+    for name in ("group", "due_before", "due_after", "number_prefix"):
+        if getattr(args, name):
+            flt[name] = getattr(args, name)
+    if args.overdue is not None:
+        flt["overdue"] = args.overdue
+    if args.invoice:
+        flt["invoice_ids"] = args.invoice
+    body = {"action": args.action, "filter": flt, "dry_run": args.dry_run,
+            **({"agency": args.agency} if args.agency else {}), **({"reason": args.reason} if args.reason else {})}
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
+    res = http.post(f"{url}/actions", json=body, headers=headers, timeout=120)
+    if res.status_code >= 400:
+        print(f"HTTP {res.status_code}: {res.text[:500]}", file=sys.stderr)
+        return 2
+    job = res.json()
+    if args.dry_run:
+        if args.json:
+            print(json.dumps(job, indent=2, ensure_ascii=False))
+        else:
+            for inv in job["invoices"]:
+                print(f"{inv['number'] or inv['invoice_id']:20} {inv['customer_id'] or '-':20} {inv['status']:12} "
+                      f"due {inv['due_date'] or '-':10} {inv['outstanding'] or '-':>10}  -> {inv['would']}")
+            print(f"{job['matched']} matched, {job['would_act_on']} would get '{job['action']}' (dry run: nothing done)")
+        return 0
+    print(f"job {job['job_id']}: {args.action} on {job['total']} invoice(s)", file=sys.stderr)
+    while True:
+        _progress(job, sys.stderr)
+        if job["status"] != "running":
+            break
+        time.sleep(args.poll)
+        job = http.get(f"{url}/actions/{job['job_id']}", timeout=60).json()
+    job = http.get(f"{url}/actions/{job['job_id']}", timeout=60).json()
+    if args.json:
+        print(json.dumps(job, indent=2, ensure_ascii=False))
+    else:
+        for r in job.get("results", []):
+            extra = r.get("why") or ", ".join(r.get("sent_to", [])) or r.get("claimed", "")
+            print(f"{r['invoice_id']}  {r['outcome']:8} {extra}")
+    return 1 if job["counts"].get("failed") else 0
+
+
+def _actions_status(args) -> int:
+    url, http = _api(args)
+    res = http.get(f"{url}/actions/{args.job_id}", timeout=60)
+    print(json.dumps(res.json(), indent=2, ensure_ascii=False))
+    return 0 if res.status_code == 200 else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facteur", description="Facteur e-invoicing")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -391,6 +491,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage", default="dev")
     p.add_argument("--table", help="DirectoryTable name (default facteur-directory-<stage>)")
     p.set_defaults(func=_directory_load)
+    p = dsub.add_parser("check", help="validate a directory YAML whole (exit 0 valid, 1 with the place of the error)")
+    p.add_argument("file")
+    p.set_defaults(func=_directory_check)
+    p = sub.add_parser("actions", help="mass actions through the API (POST /actions), followed with a progress bar")
+    asub = p.add_subparsers(dest="actions_command", required=True)
+    p = asub.add_parser("run", help="resend, remind, pause, resume or hand off every invoice matching a filter")
+    p.add_argument("action", choices=["resend", "remind", "pause", "resume", "hand_off"])
+    p.add_argument("--status", action="append", help="invoice status (repeatable; default: every open status)")
+    p.add_argument("--customer", action="append", help="customer id (repeatable)")
+    p.add_argument("--group", help="the customers of this group")
+    over = p.add_mutually_exclusive_group()
+    over.add_argument("--overdue", dest="overdue", action="store_true", default=None)
+    over.add_argument("--not-overdue", dest="overdue", action="store_false")
+    p.add_argument("--due-before", help="YYYY-MM-DD")
+    p.add_argument("--due-after", help="YYYY-MM-DD")
+    p.add_argument("--number-prefix")
+    p.add_argument("--invoice", action="append", help="invoice id (repeatable)")
+    p.add_argument("--agency", help="hand_off: the agency's id")
+    p.add_argument("--reason", help="recorded on each invoice's timeline")
+    p.add_argument("--dry-run", action="store_true", help="list what each invoice would get; do nothing")
+    p.add_argument("--idempotency-key", help="the same key never runs twice (default: the request and the day)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between progress reads")
+    p.add_argument("--json", action="store_true")
+    for q in (p, asub.add_parser("status", help="a job's progress and results")):
+        q.add_argument("--api", help="the API's base URL (default FACTEUR_API_URL)")
+        q.add_argument("--key", help="the supplier's API key (default FACTEUR_API_KEY)")
+    p = asub.choices["status"]
+    p.add_argument("job_id")
+    p.set_defaults(func=_actions_status)
+    asub.choices["run"].set_defaults(func=_actions_run)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     documents_bucket: str = Field("", description="Originals, canonical JSON and produced documents")
     idempotency_table: str = Field("", description="DynamoDB table of Powertools Idempotency records")
     state_machine_arn: str = ""
+    actions_state_machine_arn: str = Field("", description="The jobs state machine of mass actions (POST /actions)")
     link_secret_arn: str = Field("", description="Secrets Manager secret holding the download-link HMAC key")
     public_api_url_param: str = Field("", description="SSM parameter holding the base URL put in download links")
     mail_from: str = "factures@facteur.example"
@@ -39,6 +40,7 @@ class Settings(BaseModel):
             inbound_bucket=env.get("INBOUND_BUCKET", ""),
             documents_bucket=env.get("DOCUMENTS_BUCKET", ""),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            actions_state_machine_arn=env.get("ACTIONS_STATE_MACHINE_ARN", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             link_secret_arn=env.get("LINK_SECRET_ARN", ""),
             public_api_url_param=env.get("PUBLIC_API_URL_PARAM", ""),

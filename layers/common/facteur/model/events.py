@@ -27,6 +27,14 @@ class StepInput(BaseModel):
     invoice_id: str = Field(..., pattern=INVOICE_ID)
 
 
+class JobInput(BaseModel):
+    """What the jobs state machine passes to each batch (statemachines/actions.asl.yaml)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str = Field(..., pattern=r"^job_[A-Z2-7]{24}$")
+
+
 class FailureInput(StepInput):
     """The Catch of the state machine: the error Step Functions caught ({Error, Cause})."""
 

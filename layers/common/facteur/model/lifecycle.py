@@ -63,6 +63,8 @@ class EventKind(str, Enum):
     HANDED_OFF = "handed_off"  # the invoice was handed to a collection agency: Facteur's dunning stops
     ALERTED = "alerted"  # the supplier was alerted (a milestone missed after every planned action)
     SCENARIO_STEP = "scenario_step"  # one action of the customer's scenario done (what, to whom, amounts)
+    PAUSED = "paused"  # the supplier paused the scenario of this invoice (mass action): no reminder until resumed
+    RESUMED = "resumed"  # the supplier resumed it: what fell due meanwhile runs now
 
 
 # The lifecycle code an event carries. Facteur's own milestones (deposited = passed its checks, sent,

@@ -41,7 +41,8 @@ HAPPENS = {EventKind.SENT: "sent", EventKind.DELIVERED: "delivered", EventKind.D
            EventKind.APPROVED: "approved", EventKind.PARTIALLY_APPROVED: "approved", EventKind.DISPUTED: "disputed",
            EventKind.SUSPENDED: "suspended", EventKind.COMPLETED: "completed", EventKind.RESOLVED: "resolved",
            EventKind.REFUSED: "refused", EventKind.PLATFORM_REJECTED: "refused", EventKind.PAID: "paid",
-           EventKind.PARTIALLY_PAID: "partially_paid", EventKind.HANDED_OFF: "handed_off"}
+           EventKind.PARTIALLY_PAID: "partially_paid", EventKind.HANDED_OFF: "handed_off", EventKind.PAUSED: "paused",
+           EventKind.RESUMED: "resumed"}
 MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not_opened": "not_opened",
              "ask_validator": "validate", "formal_notice": "notice", "fallback_channel": "invoice"}
 EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
@@ -143,7 +144,7 @@ def act(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supp
     actions, _ = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
                            clock.now(), rates(), done(timeline))
     for action in actions:
-        _execute(ctx, rec, inv, customer, supplier, action, timeline)
+        execute(ctx, rec, inv, customer, supplier, action, timeline)
         count(f"Scenario_{action.action}")
     rec = ctx.store.get(rec.invoice_id)
     return plan(ctx, rec, inv, customer, supplier)
@@ -153,12 +154,12 @@ def _purpose(action: Action) -> str:
     return "sc-" + re.sub(r"[^a-z0-9]+", "-", action.key.lower()).strip("-")[:120]
 
 
-def _figures(action: Action) -> dict[str, Decimal]:
+def figures(action: Action) -> dict[str, Decimal]:
     return {"outstanding": action.amount_due, "interest": action.interest, "indemnity": action.indemnity,
             "claimed": action.amount_due + action.interest + action.indemnity}
 
 
-def _execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier, action: Action,
+def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier, action: Action,
              timeline: list[Event]) -> None:
     purpose = _purpose(action)
     detail: dict[str, Any] = {"action": action.action, "rule": action.rule, "to": list(action.to),
@@ -188,7 +189,7 @@ def _execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer,
             documents["formal_notice"] = ctx.documents.put(
                 f"notices/{rec.supplier_id}/{rec.invoice_id}/{purpose}.pdf", pdf, "application/pdf")
             extra = ((f"mise-en-demeure-{safe_name(inv.number)}.pdf", "application/pdf", pdf),)
-        message = Message(kind=MAIL_KIND[action.action], figures=_figures(action), extra_attachments=extra)
+        message = Message(kind=MAIL_KIND[action.action], figures=figures(action), extra_attachments=extra)
         sender = lambda r: send(ctx, rec, inv, customer, r, purpose=purpose, message=message)
     out = deliver(ctx, rec.invoice_id, out_plan, purpose, sender, event_kind=EVENT_OF.get(action.action, EventKind.REMINDED),
                   detail={k: v for k, v in detail.items() if k != "to"})
@@ -296,7 +297,7 @@ def _case(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, su
           timeline: list[Event]) -> tuple[str, dict[str, Any]]:
     """The collection case: the debtor, the claim (principal, interest, indemnity), the documents
     and what was tried; kept in the documents bucket and sent to the agency."""
-    claim = _figures(action)
+    claim = figures(action)
     documents = ctx.store.get(rec.invoice_id).documents  # with a formal notice made in the same run
     case = {
         "case_id": f"{rec.supplier_id}/{rec.invoice_id}", "handed_off_at": action.at.isoformat(),

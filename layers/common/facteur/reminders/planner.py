@@ -32,8 +32,9 @@ ELSE_TO = {"remind_not_opened": ("payer",), "ask_validator": ("validator",), "fa
            "alert": ("supplier",)}
 WITH_INTEREST = {"formal_notice", "hand_off"}
 KINDS = {"sent", "delivered", "downloaded", "approved", "disputed", "resolved", "suspended", "completed", "refused",
-         "paid", "partially_paid", "cancelled", "handed_off"}
+         "paid", "partially_paid", "cancelled", "handed_off", "paused", "resumed"}
 ENDS_PAUSE = {"resolved", "completed", "approved"}  # 209, a resolution, or an approval (205) after a dispute
+# `paused` / `resumed`: the supplier's own hold on the scenario (a mass action), whatever the scenario says
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,10 @@ def _life(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenario)
                     life.stop_at = h.at
         elif (h.kind in scenario.stop_on or h.kind == "handed_off") and life.stop_at is None:
             life.stop_at = h.at
-        if h.kind in scenario.pause_on and open_pause is None:
-            open_pause = (h.at, RESUMES[h.kind])
-        elif open_pause is not None and h.kind in ENDS_PAUSE | {open_pause[1]}:
+        if (h.kind in scenario.pause_on or h.kind == "paused") and open_pause is None:
+            open_pause = (h.at, RESUMES.get(h.kind, "resumed"))
+        elif open_pause is not None and h.kind in (ENDS_PAUSE if open_pause[1] != "resumed" else set()) | {
+                open_pause[1], "resumed"}:
             life.pauses.append((open_pause[0], h.at))
             open_pause = None
     if open_pause is not None:
