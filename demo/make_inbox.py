@@ -43,6 +43,10 @@ BUYERS = {
                      "vat_id": "FR42812345619", "electronic_address": "812345619",
                      "electronic_address_scheme": "0225", "line1": "18 quai Saint-Antoine", "city": "Lyon",
                      "postcode": "69002", "country": "FR"},
+    "brasserie-du-port": {"name": "Brasserie du Port SAS", "legal_id": "812345627", "legal_id_scheme": "0002",
+                          "vat_id": "FR66812345627", "electronic_address": "812345627",
+                          "electronic_address_scheme": "0225", "line1": "2 quai Rambaud", "city": "Lyon",
+                          "postcode": "69002", "country": "FR"},
 }
 NOTES = [
     {"subject": "PMT", "text": "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 €."},
@@ -96,6 +100,13 @@ def main() -> None:
     cafe = invoice("FA-2026-1206", "cafe-lumiere", [("Machine à café - maintenance trimestrielle", "1", "420.00"),
                                                     ("Moulin - remplacement meules", "1", "180.00")])
     (INBOX / "FA-2026-1206.xml").write_bytes(cii.write(cafe, profile="en16931"))
+    # Brasserie du Port prefers one statement of account to a reminder per invoice
+    for number, days, item in (("FA-2026-1207", 30, ("Détartrage machine à bière", "1", "260.00")),
+                               ("FA-2026-1208", 40, ("Joints de tireuse (lot de 6)", "2", "45.00"))):
+        b = invoice(number, "brasserie-du-port", [item], days=days)
+        (INBOX / f"{number}.json").write_text(
+            json.dumps(json.loads(b.model_dump_json(by_alias=True, exclude_none=True)), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8")
     print(f"wrote {len(list(INBOX.iterdir()))} files to {INBOX}")
 
 

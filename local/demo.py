@@ -45,7 +45,8 @@ EXPECTED_ACTIONS = ["ask_validator", "courtesy_reminder", "reminder", "reminder"
 
 # What must have happened by the end (invoice number or file name -> final status).
 EXPECTED = {"FA-2026-1201": "paid", "FA-2026-1202": "paid", "FA-2026-1203": "paid", "FA-2026-1204": "paid",
-            "FA-2026-1205": "held", "FA-2026-1206": "paid", "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
+            "FA-2026-1205": "held", "FA-2026-1206": "paid", "FA-2026-1207": "paid", "FA-2026-1208": "paid",
+            "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Demo:
         self.http.headers["Authorization"] = f"Bearer {API_KEY}"
         self.report = Report()
         self.wall = time.monotonic()
+        self.digest_shown = False
 
     # -- output ----------------------------------------------------------------------------
     def say(self, msg: str, at: datetime | None = None) -> None:
@@ -88,7 +90,7 @@ class Demo:
     # -- the story -------------------------------------------------------------------------
     def intake(self) -> None:
         for name in ["FA-2026-1201.pdf", "FA-2026-1202.xml", "FA-2026-1203.ubl.xml", "FA-2026-1205.ubl.xml",
-                     "FA-2026-1206.xml", "export-truncated.xml"]:
+                     "FA-2026-1206.xml", "FA-2026-1207.json", "FA-2026-1208.json", "export-truncated.xml"]:
             self.rt.drop(SUPPLIER, INBOX / name)
             self.say(f"billing system dropped s3://…/in/{SUPPLIER}/{name}")
         body = (INBOX / "FA-2026-1204.json").read_bytes()
@@ -172,9 +174,32 @@ class Demo:
 
     def mails_since(self, before: int) -> None:
         for m in self.rt.outbox.mails[before:]:
+            if m.tags.get("purpose", "").startswith("digest-"):  # the supplier's daily digest: said once
+                if not self.digest_shown:
+                    self.say(f"mail to {', '.join(m.to)}: {m.subject} (the daily worklist digest, every morning "
+                             "while something needs a person)", at=m.sent_at)
+                    self.digest_shown = True
+                continue
             files = [name for name, _ in m.attachments()]
             self.say(f"mail to {', '.join(m.to)}: {m.subject} [{', '.join(m.events)}]"
                      + (f" + {', '.join(files)}" if files else ""), at=m.sent_at)
+
+    def mass_remind(self) -> None:
+        """The supplier reminds every overdue invoice of one customer at once, with the CLI (a job
+        run by the jobs state machine, followed with a progress bar)."""
+        from facteur.cli import main as facteur
+
+        args = ["actions", "run", "remind", "--customer", "brasserie-du-port", "--overdue", "--api", self.rt.api_url,
+                "--key", API_KEY, "--reason", "relance groupée du 3 janvier", "--poll", "0.2"]
+        self.say("$ facteur actions run remind --customer brasserie-du-port --overdue --dry-run")
+        self.report.expect(facteur([*args, "--dry-run"]) == 0, "facteur actions --dry-run failed")
+        before = len(self.rt.outbox.mails)
+        self.say("$ facteur actions run remind --customer brasserie-du-port --overdue")
+        code = facteur(args)
+        self.report.expect(code == 0, f"facteur actions run answered {code}")
+        self.rt.settle()
+        self.mails_since(before)
+        self.report.expect(len(self.rt.outbox.mails) - before == 1, "the mass reminder should reach FA-2026-1207 only")
 
     def worklist(self) -> None:
         res = self.api("GET", "/worklist")
@@ -196,6 +221,8 @@ class Demo:
         self.until(t0 + timedelta(hours=3), "3 hours later")
         self.open_link("FA-2026-1201", "compta@boulangerie-martin.example")
         self.open_link("FA-2026-1206", "compta@cafe-lumiere.example")
+        self.open_link("FA-2026-1207", "compta@brasserie-du-port.example")
+        self.open_link("FA-2026-1208", "compta@brasserie-du-port.example")
         self.until(t0 + timedelta(hours=5), "5 hours later")
         self.open_link("FA-2026-1203", "achats@groupe-hexa.example")
         self.open_link("FA-2026-1204", "compta@boulangerie-martin.example")
@@ -219,8 +246,12 @@ class Demo:
         self.worklist()
         self.until(t0 + timedelta(days=33), "day 33: FA-2026-1202 was due on 31 Dec; FA-2026-1206's due+1d reminder waits")
         self.pay("FA-2026-1202", "SWIFT-NW-0107-5521")
+        self.mass_remind()
         self.report_event("FA-2026-1206", {"kind": "resolved", "reason": "meules remplacées le 2 janvier"},
                           "the supplier reports the dispute settled")
+        self.until(t0 + timedelta(days=36), "day 36")
+        self.pay("FA-2026-1207", "VIR-BP-0106-1")
+        self.pay("FA-2026-1208", "VIR-BP-0106-2")
         self.until(t0 + timedelta(days=40), "day 40: FA-2026-1206's second reminder went on 8 Jan (due+8d)")
         self.pay("FA-2026-1203", "VIR-SEPA-20270110-0007")
         self.report_event("FA-2026-1206", {"kind": "paid", "amount": "300.00", "reference": "VIR-CL-0111"},
@@ -285,11 +316,41 @@ class Demo:
             if key == "FA-2026-1206":
                 actions = [e["detail"]["action"] for e in events if e["kind"] == "scenario_step"]
                 self.report.expect(actions == EXPECTED_ACTIONS, f"{key}: scenario actions {actions}, expected {EXPECTED_ACTIONS}")
+            if key in ("FA-2026-1207", "FA-2026-1208"):
+                statements = [e for e in events if e["kind"] == "reminded" and e["detail"]["purpose"].startswith("statement-")]
+                self.report.expect(len(statements) >= 2, f"{key}: on {len(statements)} statement(s) of account, expected 2 or more")
             want = EXPECTED.get(key)
             self.report.expect(want is None or inv["status"] == want, f"{key}: status {inv['status']}, expected {want}")
         self.report.expect(set(EXPECTED) <= set(timeline), f"missing invoices: {sorted(set(EXPECTED) - set(timeline))}")
         (self.out / "timeline.json").write_text(json.dumps(timeline, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return rows
+
+    def cost(self) -> dict:
+        """demo-out/cost.json: what each invoice's path would be billed on AWS (eu-west-3 list
+        prices), measured by the runtime (local/meter.py), and what the shared work cost."""
+        from .meter import METER, PRICES_FILE, count_transitions, load_prices
+
+        count_transitions(self.rt.client("stepfunctions"), self.rt.executions())
+        prices = load_prices()
+        invoices = {k: v for k, v in self.invoices().items() if v["status"] not in ("duplicate", "rejected")}
+        paths = {}
+        for key, inv in sorted(invoices.items()):
+            events = self.api("GET", f"/invoices/{inv['invoice_id']}/timeline").json()["events"]
+            paid = next((e["at"] for e in events if e["kind"] == "paid"), None)
+            day = (datetime.fromisoformat(paid) - DEFAULT_START).days if paid else None
+            paths[key] = {"status": inv["status"], "paid_day": day, "mails": sum(1 for m in self.rt.outbox.mails
+                                                                                 if m.tags.get("invoice_id") == inv["invoice_id"]),
+                          "actions": sum(1 for e in events if e["kind"] == "scenario_step"),
+                          **METER.usage[inv["invoice_id"]].public(prices)}
+        shared = {s: u.public(prices) for s, u in sorted(METER.usage.items()) if not s.startswith("inv_")}
+        total = METER.total()
+        out = {"prices": str(PRICES_FILE.relative_to(ROOT)), "invoices": len(invoices),
+               "per_invoice": paths, "shared": shared,
+               "demo_total_usd": round(total.dollars(prices)["total"], 6),
+               "note": "per_invoice: the invoice's own executions, handlers and API calls, in $ per 1,000 invoices "
+                       "taking the same path; shared: intake of S3 drops, schedules and jobs (fn:<function>)"}
+        (self.out / "cost.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        return out
 
     def summary(self, rows: list[dict]) -> str:
         cols = [("key", "invoice / file"), ("input", "input"), ("customer", "customer"), ("status", "status"),
@@ -364,6 +425,7 @@ def run(out: Path) -> int:
         demo.story()
         print("4/5 collecting documents, e-mails and timelines; checking every produced document", flush=True)
         rows = demo.collect()
+        cost = demo.cost()
         failed = [name for name, ok in rt.registry.invocations if not ok]
         # the only failures: the dispatch step raising RetryableError on the API's two 503s, retried
         demo.report.expect(failed == ["facteur-dispatch-dev"] * 2, f"failed Lambda invocations: {failed}")
@@ -389,10 +451,15 @@ def run(out: Path) -> int:
                  f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
     print("5/5 summary")
     print(table)
+    for key, c in cost["per_invoice"].items():
+        print(f"cost {key}: {c['status']}{' day ' + str(c['paid_day']) if c['paid_day'] is not None else ''}, "
+              f"{c['transitions']:g} transitions, {c['lambda_invocations']:g} invocations, "
+              f"{c['ddb_write_units'] + c['ddb_index_write_units']:g} write units, {c['ses_messages']:g} e-mails: "
+              f"${c['usd_per_1000']['total']:.2f} per 1,000 invoices (cost.json)")
     print(stats)
     (out / "summary.txt").write_text(table + "\n" + stats + "\n", encoding="utf-8")
     print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, lifecycle/, downloads/, originals/, timeline.json, "
-          "summary.txt, logs/")
+          "worklist.json, cost.json, summary.txt, logs/")
     if demo.report.problems:
         print("DEMO FAILED:", file=sys.stderr)
         for p in demo.report.problems:

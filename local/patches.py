@@ -15,6 +15,7 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 import traceback
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Faults, LambdaCrash, handler_scope
+from .meter import CURRENT as METER_SUBJECT
+from .meter import METER
 
 PATCH_POINTS = [
     ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
@@ -127,10 +130,15 @@ def install_lambda(registry: FunctionRegistry, faults: Faults | None = None) -> 
                 return _crash(name, "RequestId: local Error: Runtime exited before the handler ran (injected)")
             handler = registry.resolve(name)
             token = FUNCTION_ENV.set(registry.envs.get(name, {}))  # this function's variables, this thread only
+            subject = METER.subject_of(name, payload)
+            metered = METER_SUBJECT.set(subject)  # what its AWS calls are billed to (local/meter.py)
+            started = time.perf_counter()
             try:
                 with handler_scope():
                     result = handler(payload, _Context(self))
             finally:
+                METER.invocation(subject, int(getattr(self, "memory_size", 128) or 128), time.perf_counter() - started)
+                METER_SUBJECT.reset(metered)
                 FUNCTION_ENV.reset(token)
             if faults.take(f"function:{name}", "after_side_effect"):
                 return _crash(name, "RequestId: local Error: Runtime exited after the handler's side effects (injected)")

@@ -140,6 +140,10 @@ class LocalRuntime:
             "Stage": self.stage, "PublicApiUrl": self.gateway.url, "MailFrom": self.mail_from,
         }).deploy(self.root / "template.yaml")
         self._wire_functions()
+        from . import meter
+
+        meter.METER.__init__()  # type: ignore[misc]  # counts start at the deployment
+        meter.install(self.client)
         if len(self.deployer.apis) != 1:
             raise RuntimeError(f"the local runtime serves one API, the template has {len(self.deployer.apis)}")
         (api,) = self.deployer.apis.values()

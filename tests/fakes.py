@@ -59,6 +59,11 @@ class FakeInvoices:
         out = [r for r in self.records.values() if r.supplier_id == supplier_id and (not status or r.status.value == status)]
         return out[:limit], None
 
+    def by_buyer(self, supplier_id: str, customer_id: str, limit: int = 100,
+                 cursor: str | None = None) -> tuple[list[InvoiceRecord], str | None]:
+        out = [r for r in self.records.values() if r.supplier_id == supplier_id and r.customer_id == customer_id]
+        return out[:limit], None
+
     def due(self, supplier_id: str, before: datetime, page: int = 100) -> Iterator[InvoiceRecord]:
         due = [r for r in self.records.values() if r.supplier_id == supplier_id and r.next_due_at and r.next_due_at <= before]
         yield from (copy.deepcopy(r) for r in sorted(due, key=lambda r: r.next_due_at or before))

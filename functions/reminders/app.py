@@ -8,15 +8,17 @@ from facteur.context import get_context
 from facteur.model.events import JobInput, StepInput
 from facteur.observability import logger, metrics, tracer
 from facteur.pipeline import actions, steps
+from facteur.reminders import statements
 from facteur.reminders.sweep import sweep
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def act_handler(event, context):
+def progress_handler(event, context):
+    """The milestone step: where the invoice stands, the scenario's actions due now, what next."""
     step = parse(event, model=StepInput)
-    return steps.act(get_context(), step.invoice_id)
+    return steps.progress(get_context(), step.invoice_id)
 
 
 @metrics.log_metrics
@@ -33,3 +35,12 @@ def job_handler(event, context):
 @tracer.capture_lambda_handler(capture_response=False)
 def sweep_handler(event, context):
     return sweep(get_context())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def daily_handler(event, context):
+    """The daily schedule: statements of account due, then the suppliers' worklist digests."""
+    ctx = get_context()
+    return {**statements.run_due(ctx), **statements.send_digests(ctx)}

@@ -14,10 +14,10 @@ from facteur import clock
 from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
-from facteur.model.events import FailureInput, ParkInput, SesEventDetail, StepInput
+from facteur.model.events import FailureInput, ParkInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import actions, corrections, steps
+from facteur.pipeline import actions, corrections
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -162,14 +162,6 @@ def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
     detail = parse(event, model=EventBridgeModel).detail
     return record_ses_event(get_context(), SesEventDetail.model_validate(detail).model_dump())
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-def progress_handler(event, context):
-    step = parse(event, model=StepInput)
-    return steps.progress(get_context(), step.invoice_id)
 
 
 @logger.inject_lambda_context

@@ -20,7 +20,15 @@ def test_demo_runs_the_whole_job_and_leaves_its_outputs(tmp_path, capsys):
         assert ats == sorted(ats)
     assert timeline["FA-2026-1202"]["milestones"][-1]["kind"] == "paid"
     pdfs = sorted(p.name for p in (out / "documents").glob("*.pdf"))
-    assert pdfs == ["FA-2026-1201.pdf", "FA-2026-1202.pdf", "FA-2026-1203.pdf", "FA-2026-1204.pdf"]
+    assert pdfs == ["FA-2026-1201.pdf", "FA-2026-1202.pdf", "FA-2026-1203.pdf", "FA-2026-1204.pdf",
+                    "FA-2026-1206-formal_notice.pdf", "FA-2026-1206.pdf", "FA-2026-1207.pdf", "FA-2026-1208.pdf"]
+    case = json.loads((out / "documents" / "FA-2026-1206-collection_case.json").read_text())
+    assert case["invoices"][0]["total"] == "465.09"  # 420.00 still due + 5.09 interest + 40.00 indemnity
+    cost = json.loads((out / "cost.json").read_text())
+    paid_early = cost["per_invoice"]["FA-2026-1201"]
+    assert paid_early["transitions"] > 0 and paid_early["ses_messages"] == 2 and paid_early["usd_per_1000"]["total"] > 0
+    # the path with six scenario actions costs more than a path with none, by what it did
+    assert cost["per_invoice"]["FA-2026-1206"]["ses_messages"] == 9
     emls = sorted((out / "mail").glob("*.eml"))
     assert len(emls) >= 8
     msg = email.message_from_bytes(emls[0].read_bytes(), policy=email.policy.default)

@@ -17,7 +17,7 @@ def test_template_deploys_on_moto(aws_env):
     with mock_aws():
         d = Deployer(ROOT, "eu-west-3").deploy(ROOT / "template.yaml")
         assert {"IngestS3Function", "CheckFunction", "ConvertFunction", "DispatchFunction", "ProgressFunction",
-                "RemindFunction", "TrackerApiFunction", "SesEventsFunction", "ReminderSweepFunction",
+                "JobFunction", "DailyMailFunction", "TrackerApiFunction", "SesEventsFunction", "ReminderSweepFunction",
                 "EnrichFunction", "AuthorizerFunction"} <= set(d.functions)
         import boto3
 
@@ -97,7 +97,7 @@ def test_each_function_gets_only_the_settings_it_needs():
     envs = {name: set(res["Properties"]["Environment"]["Variables"]) for name, res in tpl.items()
             if res["Type"] == "AWS::Lambda::Function"}
     holders = {name for name, env in envs.items() if "LINK_SECRET_ARN" in env}
-    assert holders == {"DispatchFunction", "RemindFunction", "TrackerApiFunction"}
+    assert holders == {"DispatchFunction", "ProgressFunction", "JobFunction", "TrackerApiFunction"}
     assert {name for name, env in envs.items() if "IDEMPOTENCY_TABLE" in env} == {"IngestS3Function", "IngestApiFunction"}
     assert envs["AuthorizerFunction"] == {"STAGE", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL",
                                           "POWERTOOLS_METRICS_NAMESPACE", "DIRECTORY_TABLE"}

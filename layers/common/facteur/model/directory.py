@@ -108,6 +108,8 @@ class Customer(_M):
                                               "every field (the loss report says which), instead of sending it")
     contractual_rate: Decimal | None = Field(None, description="Late-payment interest rate agreed with this customer, in "
                                                                "percent a year (default: ECB rate + 10 points)")
+    grouped_reminders: bool = Field(False, description="One statement of account (every open invoice, e-mail + PDF) "
+                                                       "instead of a reminder per invoice")
 
     @model_validator(mode="after")
     def _fallbacks(self) -> Customer:

@@ -48,6 +48,7 @@ MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not
 EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
             "hand_off": EventKind.HANDED_OFF}
 STEP = "scenario:"
+GROUPABLE = {"courtesy_reminder", "reminder"}  # what a customer preferring statements gets grouped
 
 
 @lru_cache(maxsize=1)
@@ -169,6 +170,14 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
     if action.interest or action.indemnity:
         detail.update(interest=str(action.interest), indemnity=str(action.indemnity))
     documents: dict[str, str] = {}
+    if action.action == "statement" or (action.action in GROUPABLE and customer.grouped_reminders):
+        # one statement of account for the customer (reminders/statements.py), not a mail per invoice
+        from ..reminders.statements import mark_due
+
+        mark_due(ctx, rec.supplier_id, customer.id, action.at.astimezone(PARIS).date())
+        detail["grouped"] = "statement of account"
+        _record(ctx, rec.invoice_id, EventKind.SCENARIO_STEP, detail, STEP + action.key)
+        return
     if action.action == "alert":
         out_plan = DispatchPlan([PlannedDelivery(_supplier_desk(ctx, supplier), Channel.EMAIL)])
         sender = lambda r: _send_alert(ctx, rec, inv, customer, supplier, r, action, timeline, purpose)

@@ -211,14 +211,9 @@ def _dunning_facts(ctx: Context, invoice_id: str):
 
 
 def progress(ctx: Context, invoice_id: str) -> dict:
-    """Where the invoice stands and what the state machine does next: paid, closed, act (an
-    action of the customer's scenario is due) or wait (until the next one, or an event)."""
+    """The milestone step: the scenario's actions due now run (each once), then where the invoice
+    stands: paid, closed, or wait (until the next action, or an event that wakes it)."""
     rec = ctx.store.get(invoice_id)
     if rec.status is Status.PAID:  # the common end: one read, nothing else
         return {"outcome": "paid", "wait_seconds": 1}
-    return dunning.plan(ctx, *_dunning_facts(ctx, invoice_id))
-
-
-def act(ctx: Context, invoice_id: str) -> dict:
-    """Run the scenario's actions due now (each once), then plan the next wake-up."""
     return dunning.act(ctx, *_dunning_facts(ctx, invoice_id))
