@@ -110,6 +110,8 @@ def main() -> int:
     print(f"layer size (installed, unzipped): {layer_size() / 1e6:.1f} MB of Lambda's 250 MB")
     for n in (500, 2000):  # the daily sweep reads what is due, whatever the number of open invoices
         subprocess.run([sys.executable, "-m", "bench.sweep", str(n)], cwd=ROOT, check=True)
+    # what each invoice path costs on AWS, measured by the local runtime (about 90 s)
+    subprocess.run([sys.executable, "-m", "bench.cost", os.environ.get("BENCH_COST_INVOICES", "5")], cwd=ROOT, check=True)
     print(f"ratio {total_f / total_b:.2f}")
     return 0
 

@@ -97,7 +97,10 @@ def item_size(item: dict[str, Any]) -> int:
 class Meter:
     def __init__(self) -> None:
         self.usage: dict[str, Usage] = defaultdict(Usage)
-        self.indexes: dict[str, list[tuple[str, ...]]] = {}  # table -> key attributes of each GSI
+        # table -> its key attributes, and per GSI: (key attributes, projected attributes or None for ALL)
+        self.keys: dict[str, tuple[str, ...]] = {}
+        self.indexes: dict[str, list[tuple[tuple[str, ...], frozenset[str] | None]]] = {}
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}  # the last version of each item written (for indexes)
         self._lock = threading.Lock()
 
     # -- attribution -----------------------------------------------------------------------------
@@ -141,15 +144,41 @@ class Meter:
             elif service in ("sesv2", "ses") and operation in ("SendEmail", "SendRawEmail"):
                 u.ses_messages += 1
 
-    def _gsi_writes(self, table: str, item: dict[str, Any], units: float) -> float:
-        return sum(units for keys in self.indexes.get(table, []) if all(k in item for k in keys))
+    def _key(self, table: str, item: dict[str, Any]) -> tuple[str, str]:
+        return table, json.dumps({k: item.get(k) for k in self.keys.get(table, ())}, sort_keys=True)
+
+    def _gsi_writes(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
+        """What the table's indexes are billed for replacing `old` by `new`: nothing when an index
+        sees no change of its keys or projected attributes; a delete and a put when its keys change."""
+        units = 0.0
+        base = set(self.keys.get(table, ()))
+        def view(item: dict[str, Any] | None, keys: tuple[str, ...], projected: frozenset[str] | None):
+            if not item or not all(k in item for k in keys):
+                return None
+            if projected is None:
+                return item
+            return {k: v for k, v in item.items() if k in projected or k in keys or k in base}
+
+        for keys, projected in self.indexes.get(table, []):
+            before, after = view(old, keys, projected), view(new, keys, projected)
+            if before == after:
+                continue
+            size = lambda v: math.ceil(max(1, item_size(v)) / 1024)
+            if before is None or after is None:  # an entry appears or goes
+                units += size(after or before)
+            elif any(before.get(k) != after.get(k) for k in keys):  # its keys move: a delete and a put
+                units += size(before) + size(after)
+            else:  # updated in place
+                units += size(after)
+        return units
 
     def _dynamodb(self, u: Usage, op: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         def write(table: str, item: dict[str, Any] | None, factor: float) -> None:
-            units = math.ceil(max(1, item_size(item or {})) / 1024) * factor
-            u.write_units += units
-            if item:
-                u.index_write_units += self._gsi_writes(table, item, units)
+            u.write_units += math.ceil(max(1, item_size(item or {})) / 1024) * factor
+            if item and table in self.indexes:
+                key = self._key(table, item)
+                u.index_write_units += self._gsi_writes(table, self.items.get(key), item)
+                self.items[key] = item
 
         def read(size: int, consistent: bool, factor: float = 1.0) -> None:
             u.read_units += math.ceil(max(1, size) / 4096) * (1.0 if consistent else 0.5) * factor
@@ -197,24 +226,25 @@ def install(endpoint_client_factory) -> None:
     from .patches import replace
 
     original = botocore.client.BaseClient._make_api_call
-    if getattr(original, "_facteur_meter", False):
-        return
+    if not getattr(original, "_facteur_meter", False):  # patched once per process; the tables below per runtime
+        def _make_api_call(self, operation_name, api_params):
+            response = original(self, operation_name, api_params)
+            try:
+                METER.call(self.meta.service_model.service_name, operation_name, api_params, response)
+            except Exception:  # noqa: BLE001 - metering never breaks a call
+                pass
+            return response
 
-    def _make_api_call(self, operation_name, api_params):
-        response = original(self, operation_name, api_params)
-        try:
-            METER.call(self.meta.service_model.service_name, operation_name, api_params, response)
-        except Exception:  # noqa: BLE001 - metering never breaks a call
-            pass
-        return response
-
-    _make_api_call._facteur_meter = True  # type: ignore[attr-defined]
-    replace(botocore.client.BaseClient, "_make_api_call", _make_api_call, original)
+        _make_api_call._facteur_meter = True  # type: ignore[attr-defined]
+        replace(botocore.client.BaseClient, "_make_api_call", _make_api_call, original)
     ddb = endpoint_client_factory("dynamodb")
     for table in ddb.list_tables()["TableNames"]:
         desc = ddb.describe_table(TableName=table)["Table"]
-        METER.indexes[table] = [tuple(k["AttributeName"] for k in gsi["KeySchema"])
-                                for gsi in desc.get("GlobalSecondaryIndexes", [])]
+        METER.keys[table] = tuple(k["AttributeName"] for k in desc["KeySchema"])
+        METER.indexes[table] = [
+            (tuple(k["AttributeName"] for k in gsi["KeySchema"]),
+             None if gsi["Projection"]["ProjectionType"] == "ALL" else frozenset(gsi["Projection"].get("NonKeyAttributes", [])))
+            for gsi in desc.get("GlobalSecondaryIndexes", [])]
 
 
 def count_transitions(sfn, executions: list[dict[str, Any]]) -> None:

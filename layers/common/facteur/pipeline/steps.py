@@ -197,6 +197,8 @@ def dispatch(ctx: Context, invoice_id: str) -> dict:
     out = deliver(ctx, invoice_id, plan, "initial", lambda r: send(ctx, rec, inv, customer, r, purpose="initial"))
     settle(out, plan)
     nxt = dunning.plan(ctx, ctx.store.get(invoice_id), inv, customer, ctx.directory.supplier(rec.supplier_id))
+    if nxt["outcome"] != "wait":  # due now or already ended: the milestone step runs at once (1 s wait)
+        nxt = {"outcome": "wait", "wait_seconds": 1}
     return {**nxt, "recipients": len(out.sent)}
 
 

@@ -157,7 +157,28 @@ class InvoiceStore(Table):
         res = self.client.query(TableName=self.table_name, Limit=max(1, min(limit, 500)), **query)
         nxt = res.get("LastEvaluatedKey")
         token = base64.urlsafe_b64encode(json.dumps(nxt).encode()).decode() if nxt else None
-        return [_from_item(self._de(i)) for i in res.get("Items", [])], token
+        return self._records(res.get("Items", [])), token
+
+    def _records(self, entries: list[dict[str, Any]]) -> list[InvoiceRecord]:
+        """The records behind index entries (the indexes hold keys only), in the entries' order;
+        one BatchGetItem per 100, unprocessed keys asked again. A record gone meanwhile is skipped."""
+        found: dict[str, dict[str, Any]] = {}
+        keys = [{"PK": e["PK"], "SK": e["SK"]} for e in entries]
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table_name: {"Keys": keys[start:start + 100]}}
+            for _ in range(8):
+                try:
+                    res = self.client.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise translate_error(exc) from exc
+                for item in res.get("Responses", {}).get(self.table_name, []):
+                    found[item["PK"]["S"]] = item
+                request = res.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RetryableError("DynamoDB left keys unprocessed after 8 attempts")
+        return [_from_item(self._de(found[e["PK"]["S"]])) for e in entries if e["PK"]["S"] in found]
 
     def due(self, supplier_id: str, before: datetime, page: int = 100) -> Iterator[InvoiceRecord]:
         """Every invoice whose next milestone is due by `before` (sparse GSI3: only those with one),
@@ -167,7 +188,7 @@ class InvoiceStore(Table):
                                   "ExpressionAttributeValues": self._ser({":pk": f"DUE#{supplier_id}", ":t": clock.iso(before) + "~"})}
         while True:
             res = self.client.query(**kwargs)
-            yield from (_from_item(self._de(i)) for i in res.get("Items", []))
+            yield from self._records(res.get("Items", []))
             if "LastEvaluatedKey" not in res:
                 return
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
