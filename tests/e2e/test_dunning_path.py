@@ -159,3 +159,23 @@ def test_a_bounce_goes_to_the_fallback_address_and_alerts_the_supplier(rt):
     again = next(m for m in after if m.to[0] != DESK)
     assert again.subject.startswith("Facture") and again.attachments()
     assert [s["action"] for s in steps(rt, iid)] == ["fallback_channel", "alert"]
+
+
+def test_a_scenario_is_backtested_on_the_real_timelines(rt, capsys):
+    """After the two stories above: the standard scenario replayed on what customers really did."""
+    from facteur.cli import main
+
+    args = ["scenario", "backtest", "--scenario", str(ROOT / "tests" / "fixtures" / "scenarios" / "standard.yaml"),
+            "--since", "2026-11-01", "--until", "2027-03-01", "--api", rt.api_url, "--key", "demo-key-atelier-dupont"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["invoices"] >= 2 and report["paid"] >= 1
+    # the café's invoice: the same actions as it really had (the payment after the hand-off ends them)
+    assert report["would_send"]["formal_notice"] >= 1 and report["would_send"]["hand_off"] >= 1
+    cafe = [a for a in report["actions"] if a["action"] == "formal_notice"][0]
+    assert (cafe["amount_due"], cafe["interest"], cafe["indemnity"]) == ("80.00", "0.53", "40.00")
+    # days to pay, for the invoices really reminded (the café's: issued 1 Dec, paid 20 Feb)
+    assert report["days_to_pay"]["reminded"]["invoices"] >= 1
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "would have sent:" in out and "days to pay, reminded:" in out

@@ -94,3 +94,9 @@ def test_a_wrong_directory_is_refused_naming_where(change, message):
     with pytest.raises(InvalidInput) as exc:
         parse_yaml(text.replace(*change))
     assert exc.value.message.startswith("supplier 'atelier-dupont'") and message in exc.value.message, exc.value.message
+
+
+def test_a_hand_off_from_issue_claims_no_interest_nor_indemnity_before_the_due_date():
+    s = load("s:\n  applies_to: {default: true}\n  steps: [{at: issue+0d, action: hand_off, agency: a}]\n")["s"]
+    (action,) = schedule(INV, [Happening(SENT, "sent")], s, ECB)
+    assert (action.action, action.at, action.interest, action.indemnity) == ("hand_off", at(1), Decimal("0.00"), Decimal("0.00"))

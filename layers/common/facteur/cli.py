@@ -315,6 +315,71 @@ def _scenario_simulate(args) -> int:
     return 0
 
 
+def _scenario_backtest(args) -> int:
+    """Replay the supplier's real timelines (through its API) with a scenario: what it would have
+    sent, and days to pay for invoices reminded and not."""
+    from datetime import date as date_
+    from datetime import datetime, time, timedelta
+    from decimal import Decimal
+
+    from .errors import InvalidInput
+    from .model.scenario import load
+    from .reminders import backtest
+    from .reminders.interest import RateTable
+    from .reminders.planner import PARIS, OpenInvoice
+
+    try:
+        scenarios = load(Path(args.scenario).read_text(encoding="utf-8"))
+        rates = RateTable.parse(Path(args.rates).read_text(encoding="utf-8"), what=args.rates) if args.rates else RateTable.ecb()
+    except InvalidInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    if args.name and args.name not in scenarios:
+        print(f"no scenario '{args.name}' in {args.scenario} ({', '.join(scenarios)})", file=sys.stderr)
+        return 2
+    scenario = scenarios[args.name] if args.name else next(iter(scenarios.values()))
+    since = date_.fromisoformat(args.since)
+    until = datetime.combine(date_.fromisoformat(args.until), time(23, 59), tzinfo=PARIS) if args.until \
+        else datetime.now(PARIS)
+    url, http = _api(args)
+    records, cursor = [], None
+    while True:
+        page = http.get(f"{url}/invoices", params={"limit": 500, **({"cursor": cursor} if cursor else {})}, timeout=60)
+        if page.status_code != 200:
+            print(f"GET /invoices: HTTP {page.status_code} {page.text[:300]}", file=sys.stderr)
+            return 2
+        body = page.json()
+        records += body["invoices"]
+        cursor = body.get("cursor")
+        if not cursor:
+            break
+    replays = []
+    for r in records:
+        if not r.get("issue_date") or date_.fromisoformat(r["issue_date"]) < since or r.get("amount_due") is None:
+            continue
+        events = http.get(f"{url}/invoices/{r['invoice_id']}/timeline", timeout=60).json()["events"]
+        if not any(e["kind"] == "sent" for e in events):
+            continue  # never left (held, rejected...): nothing to remind
+        issued = date_.fromisoformat(r["issue_date"])
+        inv = OpenInvoice(id=r["invoice_id"], number=r.get("number") or r["invoice_id"], customer=r.get("customer_id") or "",
+                          issue_date=issued, due_date=date_.fromisoformat(r["due_date"]) if r.get("due_date")
+                          else issued + timedelta(days=30), amount_due=Decimal(r["amount_due"]), currency=r.get("currency") or "EUR")
+        replays.append(backtest.from_timeline(inv, events))
+    report = backtest.run(replays, scenario, rates, until)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    print(f"scenario '{report['scenario']}' replayed on {report['invoices']} invoice(s) issued since {since} "
+          f"({report['paid']} paid, {report['open']} open), up to {until.date()}")
+    print("would have sent: " + (", ".join(f"{k} x{v}" for k, v in report["would_send"].items()) or "nothing")
+          + f" (on {report['invoices_with_actions']} invoice(s))")
+    for group in ("reminded", "not_reminded", "all"):
+        st = report["days_to_pay"][group]
+        line = f"mean {st['mean_days_to_pay']} d, median {st['median_days_to_pay']} d" if st["invoices"] else "-"
+        print(f"days to pay, {group.replace('_', ' ')}: {st['invoices']} paid invoice(s): {line}")
+    return 0
+
+
 def _schema(args) -> int:
     from .model.schema import json_schema
 
@@ -482,6 +547,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", help="CSV from,rate_percent: the ECB rate in force from each date (default: the shipped table)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_scenario_simulate)
+    p = ssub.add_parser("backtest", help="replay the supplier's real timelines (through its API) with a scenario: what it "
+                                          "would have sent, and days to pay for invoices reminded and not")
+    p.add_argument("--scenario", required=True, help="scenario YAML")
+    p.add_argument("--name", help="which scenario of the file (default: the first)")
+    p.add_argument("--since", required=True, help="invoices issued from this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="replay up to this date (default: today)")
+    p.add_argument("--rates", help="CSV from,rate_percent (default: the shipped ECB table)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--api", help="the API's base URL (default FACTEUR_API_URL)")
+    p.add_argument("--key", help="the supplier's API key (default FACTEUR_API_KEY)")
+    p.set_defaults(func=_scenario_backtest)
     p = sub.add_parser("schema", help="print the JSON Schema of the JSON invoice (schemas/invoice.schema.json)")
     p.set_defaults(func=_schema)
     p = sub.add_parser("directory", help="the directory of suppliers and customers")

@@ -170,7 +170,7 @@ def schedule(inv: OpenInvoice, happenings: Iterable[Happening], scenario: Scenar
             payments = [(when.astimezone(PARIS).date(), a) for when, a in life.payments]
             interest = late_interest(inv.amount_due, inv.due_date, day, rates, payments=payments,
                                      contractual_rate=inv.contractual_rate)
-            indemnity = INDEMNITY
+            indemnity = INDEMNITY if day > inv.due_date else Decimal("0.00")  # owed from the first day late
         channel = "agency" if action == "hand_off" else "email"
         actions.append(Action(invoice=inv.id, at=at, action=action, to=to, channel=channel, amount_due=amount_due,
                               interest=interest, indemnity=indemnity, rule=rule, deferred=deferred))
