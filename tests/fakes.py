@@ -68,6 +68,9 @@ class FakeInvoices:
         due = [r for r in self.records.values() if r.supplier_id == supplier_id and r.next_due_at and r.next_due_at <= before]
         yield from (copy.deepcopy(r) for r in sorted(due, key=lambda r: r.next_due_at or before))
 
+    def invoice_by_number(self, supplier_id: str, number: str) -> str | None:
+        return next((r.invoice_id for r in self.records.values() if r.supplier_id == supplier_id and r.number == number), None)
+
     def park(self, invoice_id: str, token: str) -> None:
         self.keys[f"WAIT#{invoice_id}"] = {"token": token}
 

@@ -17,7 +17,7 @@ from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, ParkInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import actions, corrections
+from facteur.pipeline import actions, chorus, corrections
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -162,6 +162,14 @@ def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
     detail = parse(event, model=EventBridgeModel).detail
     return record_ses_event(get_context(), SesEventDetail.model_validate(detail).model_dump())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def chorus_sweep_handler(event, context):
+    """The schedule: Chorus Pro statuses changed since the last pass, recorded on each invoice."""
+    return chorus.sweep(get_context())
 
 
 @logger.inject_lambda_context

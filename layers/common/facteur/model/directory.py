@@ -2,6 +2,7 @@
 by role and channel, with what the customer expects and the milestones to watch."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import Enum
 
@@ -59,6 +60,8 @@ class Recipient(_M):
 
     @model_validator(mode="after")
     def _https_webhooks(self) -> Recipient:
+        if self.channel is Channel.CHORUS_PRO and not (self.endpoint and re.fullmatch(r"\d{14}", self.endpoint)):
+            raise ValueError(f"recipient '{self.id}' on Chorus Pro: endpoint is the public buyer's SIRET (14 digits)")
         if self.channel is Channel.HTTP and self.endpoint:
             from ..delivery.webhook import check_url
 
@@ -158,6 +161,25 @@ class PdfTemplate(_M):
     type_code: str = "380"
 
 
+CHORUS_ENVIRONMENTS = {
+    "production": ("https://oauth.piste.gouv.fr/api/oauth/token", "https://api.piste.gouv.fr/cpro"),
+    "sandbox": ("https://sandbox-oauth.piste.gouv.fr/api/oauth/token", "https://sandbox-api.piste.gouv.fr/cpro"),
+}
+
+
+class ChorusConfig(_M):
+    """A supplier's Chorus Pro access (in the directory; the secret holds the credentials)."""
+
+    secret_id: str = Field(..., description="facteur/chorus/<supplier id>: client_id, client_secret, login, password, user_id")
+    environment: str = Field("production", pattern="^(production|sandbox)$")
+    token_url: str | None = Field(None, description="override (a local fake): default from the environment")
+    api_base: str | None = Field(None, description="override (a local fake): default from the environment")
+
+    def urls(self) -> tuple[str, str]:
+        token, api = CHORUS_ENVIRONMENTS[self.environment]
+        return self.token_url or token, (self.api_base or api).rstrip("/")
+
+
 class Supplier(_M):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str
@@ -174,6 +196,7 @@ class Supplier(_M):
     alerts_to: EmailStr | None = Field(None, description="Where alerts and the daily worklist go (default: mail_from)")
     iban: str | None = Field(None, description="Printed on formal notices (default: the invoice's own payment account)")
     agencies: list[Agency] = Field(default_factory=list, description="Collection agencies (scenario hand_off)")
+    chorus: ChorusConfig | None = Field(None, description="Chorus Pro access (PISTE), for customers reached through it")
     scenarios: dict[str, Scenario] = Field(default_factory=dict,
                                            description="Reminder and dunning scenarios by name (model/scenario.py); "
                                                        "without any, each customer's `milestones` apply")

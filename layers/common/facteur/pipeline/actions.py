@@ -39,7 +39,7 @@ from ..reminders.planner import PARIS, Action
 from ..tracking.jobs import JobStore
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from . import dunning
-from .dispatch import deliver, plan_dispatch, settle
+from .dispatch import MESSAGE_CHANNELS, deliver, plan_dispatch, settle
 from .outbound import Message, due_date, send
 from .tracker import wake
 
@@ -278,8 +278,8 @@ def _one(ctx: Context, job_id: str, supplier_id: str, invoice_id: str, req: Acti
     supplier = ctx.directory.supplier(supplier_id)
     action = _action_now(rec, inv, customer, req, job_id, now)
     if req.action == "remind":
-        plan = plan_dispatch(customer, roles=frozenset({"payer"})) if any(
-            r.role.value == "payer" for r in customer.recipients) else plan_dispatch(customer)
+        plan = plan_dispatch(customer, roles=frozenset({"payer"}), channels=MESSAGE_CHANNELS) if any(
+            r.role.value == "payer" for r in customer.recipients) else plan_dispatch(customer, channels=MESSAGE_CHANNELS)
         kind = "overdue" if action.at.astimezone(PARIS).date() > due_date(inv, customer) else "courtesy"
         message = Message(kind=kind, figures=dunning.figures(action))
         out = deliver(ctx, invoice_id, plan, purpose, lambda r: send(ctx, rec, inv, customer, r, purpose=purpose, message=message),

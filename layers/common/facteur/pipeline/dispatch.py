@@ -19,7 +19,8 @@ from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
 from ..tracking.store import Event, apply_event
 
-AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})
+AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO})
+MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})  # what carries reminders and notices (Chorus Pro: invoices only)
 CONFIRMED_ON_SEND = frozenset({Channel.HTTP})  # the receiver's 2xx is the delivery
 
 
@@ -36,12 +37,15 @@ class DispatchPlan:
 
 
 def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset(),
-                  roles: frozenset[str] | None = None) -> DispatchPlan:
+                  roles: frozenset[str] | None = None, channels: frozenset[Channel] = AVAILABLE_CHANNELS) -> DispatchPlan:
     """Every recipient of the customer (of `roles` when given) on its channel; those the platform
-    cannot reach yet are listed with the reason (the customer check holds an invoice nobody can receive)."""
+    cannot reach yet are listed with the reason (the customer check holds an invoice nobody can receive).
+    `channels`: those that carry what is sent (reminders do not go through Chorus Pro)."""
     plan = DispatchPlan()
     for r in customer.recipients:
         if r.id in skip or r.fallback_only or (roles is not None and r.role.value not in roles):
+            continue
+        if r.channel in AVAILABLE_CHANNELS and r.channel not in channels:
             continue
         if r.channel not in AVAILABLE_CHANNELS:
             plan.unreachable.append((r.id, f"channel '{r.channel.value}' is not available yet"))

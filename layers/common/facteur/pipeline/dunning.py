@@ -33,7 +33,7 @@ from ..observability import count
 from ..reminders.interest import RateTable
 from ..reminders.planner import PARIS, Action, Happening, OpenInvoice, plan_next, start_of_day
 from ..tracking.store import Event, InvoiceRecord, apply_event
-from .dispatch import DispatchPlan, PlannedDelivery, deliver, plan_dispatch, settle
+from .dispatch import MESSAGE_CHANNELS, DispatchPlan, PlannedDelivery, deliver, plan_dispatch, settle
 from .outbound import Message, due_date, invoice_summary, post_signed, safe_name, send, send_raw
 
 # Timeline events -> what the planner calls them.
@@ -214,8 +214,8 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
 
 def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> DispatchPlan:
     opened = frozenset(e.recipient_id or "" for e in timeline if e.kind is EventKind.DOWNLOADED)
-    if action.action == "remind_not_opened":  # whoever received it and has not opened it
-        return plan_dispatch(customer, skip=opened)
+    if action.action == "remind_not_opened":  # whoever received it by e-mail or webhook and has not opened it
+        return plan_dispatch(customer, skip=opened, channels=MESSAGE_CHANNELS)
     if action.action == "fallback_channel":  # the invoice again, to the fallback of each recipient not delivered
         delivered = {e.recipient_id for e in timeline if e.kind in (EventKind.DELIVERED, EventKind.DOWNLOADED)}
         by_id = {r.id: r for r in customer.recipients}
@@ -227,7 +227,7 @@ def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> Di
         plan.unreachable += [(rid, "not delivered and no fallback endpoint") for rid in missing]
         return plan
     roles = frozenset(action.to)
-    plan = plan_dispatch(customer, roles=roles)
+    plan = plan_dispatch(customer, roles=roles, channels=MESSAGE_CHANNELS)
     if not plan.deliveries and not plan.unreachable:
         plan.unreachable.append((",".join(sorted(roles)), "the customer has no recipient with this role"))
     return plan

@@ -52,6 +52,12 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
     link = f"{ctx.public_api_url}/d/{token}"
     if recipient.channel is Channel.HTTP:
         return send_webhook(ctx, rec, inv, recipient, link, claims.expires_at.isoformat(), purpose=purpose, message=message)
+    if recipient.channel is Channel.CHORUS_PRO:
+        if message.kind != "invoice":
+            raise PermanentError("Chorus Pro carries invoices, not reminders", code="chorus_no_messages")
+        from .chorus import deposit
+
+        return deposit(ctx, rec, inv, recipient)
     attachments = []
     if recipient.attach_document:
         pdf_key = rec.documents.get("facturx")

@@ -193,6 +193,16 @@ class InvoiceStore(Table):
                 return
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
+    def invoice_by_number(self, supplier_id: str, number: str) -> str | None:
+        """The invoice a supplier sent under this number (its duplicate-detection key), if any."""
+        from ..pipeline.intake import _key_digest
+
+        if not number:
+            return None
+        key = f"DEDUP#{supplier_id}#{_key_digest(number)}"
+        res = self.client.get_item(TableName=self.table_name, Key=self._ser({"PK": key, "SK": "DEDUP"}))
+        return self._de(res["Item"]).get("invoice_id") if "Item" in res else None
+
     # -- the parked milestone loop's task token (its own item: never in the projection or its indexes) --
     def park(self, invoice_id: str, token: str) -> None:
         self.client.put_item(TableName=self.table_name, Item=self._ser({"PK": f"INV#{invoice_id}", "SK": "WAIT", "token": token,
