@@ -47,6 +47,10 @@ BUYERS = {
                           "vat_id": "FR66812345627", "electronic_address": "812345627",
                           "electronic_address_scheme": "0225", "line1": "2 quai Rambaud", "city": "Lyon",
                           "postcode": "69002", "country": "FR"},
+    "mairie-de-lyon": {"name": "Mairie de Lyon", "legal_id": "216900001", "legal_id_scheme": "0002",
+                       "vat_id": "FR56216900001", "electronic_address": "216900001",
+                       "electronic_address_scheme": "0225", "line1": "1 place de la Comédie", "city": "Lyon",
+                       "postcode": "69001", "country": "FR"},
 }
 NOTES = [
     {"subject": "PMT", "text": "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 €."},
@@ -56,7 +60,7 @@ NOTES = [
 
 
 def invoice(number: str, buyer: str, lines: list[tuple[str, str, str]], *, po: str | None = None,
-            days: int = 30, issue: date = ISSUE) -> Invoice:
+            days: int = 30, issue: date = ISSUE, buyer_reference: str | None = None) -> Invoice:
     """lines: (name, quantity, unit net price), all at 20 % VAT."""
     body, total = [], Decimal("0")
     for i, (name, qty, price) in enumerate(lines, 1):
@@ -67,7 +71,7 @@ def invoice(number: str, buyer: str, lines: list[tuple[str, str, str]], *, po: s
     tax = (total * Decimal("0.20")).quantize(CENT, ROUND_HALF_UP)
     return Invoice.model_validate({
         "number": number, "issue_date": issue, "type_code": "380", "currency": "EUR",
-        "due_date": issue + timedelta(days=days), "purchase_order_reference": po,
+        "due_date": issue + timedelta(days=days), "purchase_order_reference": po, "buyer_reference": buyer_reference,
         "payment_terms": f"Paiement à {days} jours", "notes": NOTES, "process_type": "S1",
         "seller": SELLER, "buyer": BUYERS[buyer], "payment_means_code": "58",
         "payment_account_id": "FR7630006000011234567890189", "remittance_information": number,
@@ -100,6 +104,12 @@ def main() -> None:
     cafe = invoice("FA-2026-1206", "cafe-lumiere", [("Machine à café - maintenance trimestrielle", "1", "420.00"),
                                                     ("Moulin - remplacement meules", "1", "180.00")])
     (INBOX / "FA-2026-1206.xml").write_bytes(cii.write(cafe, profile="en16931"))
+    # The Mairie de Lyon receives its invoices through Chorus Pro, with its service code (BT-10)
+    m = invoice("FA-2026-1209", "mairie-de-lyon", [("Entretien fontaines - décembre", "1", "850.00")],
+                buyer_reference="SERV-TECH")
+    (INBOX / "FA-2026-1209.json").write_text(
+        json.dumps(json.loads(m.model_dump_json(by_alias=True, exclude_none=True)), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8")
     # Brasserie du Port prefers one statement of account to a reminder per invoice
     for number, days, item in (("FA-2026-1207", 30, ("Détartrage machine à bière", "1", "260.00")),
                                ("FA-2026-1208", 40, ("Joints de tireuse (lot de 6)", "2", "45.00"))):

@@ -40,12 +40,14 @@ EXPECTED_MILESTONES = {
     "FA-2026-1206": ["deposited", "converted", "sent", "delivered", "downloaded", "scenario_step", "reminded", "disputed",
                      "resolved", "partially_paid", "formal_notice", "handed_off", "paid"],
 }
+EXPECTED_MILESTONES["FA-2026-1209"] = ["deposited", "converted", "sent", "platform_status", "delivered", "payment_sent", "paid"]
 # The scenario actions FA-2026-1206 must have had, in order (each once).
 EXPECTED_ACTIONS = ["ask_validator", "courtesy_reminder", "reminder", "reminder", "formal_notice", "hand_off"]
 
 # What must have happened by the end (invoice number or file name -> final status).
 EXPECTED = {"FA-2026-1201": "paid", "FA-2026-1202": "paid", "FA-2026-1203": "paid", "FA-2026-1204": "paid",
             "FA-2026-1205": "held", "FA-2026-1206": "paid", "FA-2026-1207": "paid", "FA-2026-1208": "paid",
+            "FA-2026-1209": "paid",
             "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
 
 
@@ -59,8 +61,8 @@ class Report:
 
 
 class Demo:
-    def __init__(self, out: Path, rt: LocalRuntime):
-        self.out, self.rt = out, rt
+    def __init__(self, out: Path, rt: LocalRuntime, chorus=None):
+        self.out, self.rt, self.chorus = out, rt, chorus
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {API_KEY}"
         self.report = Report()
@@ -90,7 +92,8 @@ class Demo:
     # -- the story -------------------------------------------------------------------------
     def intake(self) -> None:
         for name in ["FA-2026-1201.pdf", "FA-2026-1202.xml", "FA-2026-1203.ubl.xml", "FA-2026-1205.ubl.xml",
-                     "FA-2026-1206.xml", "FA-2026-1207.json", "FA-2026-1208.json", "export-truncated.xml"]:
+                     "FA-2026-1206.xml", "FA-2026-1207.json", "FA-2026-1208.json", "FA-2026-1209.json",
+                     "export-truncated.xml"]:
             self.rt.drop(SUPPLIER, INBOX / name)
             self.say(f"billing system dropped s3://…/in/{SUPPLIER}/{name}")
         body = (INBOX / "FA-2026-1204.json").read_bytes()
@@ -201,6 +204,11 @@ class Demo:
         self.mails_since(before)
         self.report.expect(len(self.rt.outbox.mails) - before == 1, "the mass reminder should reach FA-2026-1207 only")
 
+    def chorus_status(self, number: str, status: str) -> None:
+        """The public buyer's side of Chorus Pro moves the invoice; the next sweep records it."""
+        self.chorus.advance(number, status)
+        self.say(f"Chorus Pro: {number} is now {status} (the 6-hourly sweep follows)")
+
     def worklist(self) -> None:
         res = self.api("GET", "/worklist")
         self.report.expect(res.status_code == 200, f"GET /worklist answered {res.status_code}")
@@ -224,6 +232,10 @@ class Demo:
         self.open_link("FA-2026-1207", "compta@brasserie-du-port.example")
         self.open_link("FA-2026-1208", "compta@brasserie-du-port.example")
         self.until(t0 + timedelta(hours=5), "5 hours later")
+        deposit = next((d for d in self.chorus.deposits if d.number == "FA-2026-1209"), None)
+        self.report.expect(deposit is not None, "FA-2026-1209 was not deposited on Chorus Pro")
+        if deposit:
+            self.say(f"FA-2026-1209 deposited on Chorus Pro: flow {deposit.flow} (IN_DP_E2_CII_FACTURX, {len(deposit.pdf)} bytes)")
         self.open_link("FA-2026-1203", "achats@groupe-hexa.example")
         self.open_link("FA-2026-1204", "compta@boulangerie-martin.example")
         self.until(t0 + timedelta(days=2, hours=1), "Nordwind has not opened FA-2026-1202 within 48 h")
@@ -231,6 +243,8 @@ class Demo:
         self.report.expect(len(reminders) >= 1, "a 'not yet downloaded' reminder for FA-2026-1202")
         self.until(t0 + timedelta(days=2, hours=4), "3 hours after the reminder")
         self.open_link("FA-2026-1202", "ap@nordwind.example")
+        self.until(t0 + timedelta(days=3), "day 3")
+        self.chorus_status("FA-2026-1209", "MISE_A_DISPOSITION")
         self.until(t0 + timedelta(days=6), "day 6")
         self.forward_status("FA-2026-1203", "FA-2026-1203.ubl.xml", 204)
         self.until(t0 + timedelta(days=8), "day 8")
@@ -239,6 +253,9 @@ class Demo:
         self.pay("FA-2026-1201", "VIR-SEPA-20261213-0091")
         self.until(t0 + timedelta(days=20), "day 20")
         self.pay("FA-2026-1204", "VIR-SEPA-20261221-0133")
+        self.chorus_status("FA-2026-1209", "MISE_EN_PAIEMENT")
+        self.until(t0 + timedelta(days=22), "day 22")
+        self.pay("FA-2026-1209", "DGFIP-VIR-2026-998877")
         self.until(t0 + timedelta(days=28), "day 28: Café Lumière had its courtesy reminder on 26 Dec (due-5d)")
         self.lifecycle("FA-2026-1206", {"code": 207, "source": "buyer", "reason_code": "ART_ERR",
                                         "reason": "Meules du moulin non remplacées"}, "Café Lumière disputes (207)")
@@ -374,30 +391,54 @@ def _prepare(out: Path) -> None:
 
 
 HEXA_SECRET_ID = "facteur/webhooks/atelier-dupont/groupe-hexa-api"
+CHORUS_SECRET_ID = "facteur/chorus/atelier-dupont"
+MAIRIE_SIRET = "21690000100018"
 
 
-def _hexa_api(rt, out: Path):
-    """Groupe Hexa's purchasing API takes invoices by webhook (signed with its own secret), after
-    two 503s: the push is retried and taken once."""
+def _live_directory(rt, out: Path):
+    """The demo directory, plus what only exists while the demo runs: Groupe Hexa's purchasing
+    API (a webhook receiver signed with its own secret, answering 503 twice before taking the
+    push) and Chorus Pro on loopback for the Mairie de Lyon (a public buyer: service code required)."""
     import base64
     import secrets
 
+    from .chorus import ChorusFake, Structure
     from .webhooks import WebhookReceiver
 
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     receiver = WebhookReceiver(secret=secret, script=[503, 503])
     rt.client("secretsmanager").create_secret(Name=HEXA_SECRET_ID, SecretString=secret)
-    extra = out / "logs" / "directory-hexa-api.yaml"
+    chorus = ChorusFake(structures={MAIRIE_SIRET: Structure(MAIRIE_SIRET, 26900, "Mairie de Lyon", service_code_required=True,
+                                                            services={"SERV-TECH": True, "SERV-ECOLES": True})},
+                        now=rt.now)
+    rt.client("secretsmanager").create_secret(Name=CHORUS_SECRET_ID, SecretString=json.dumps({
+        "client_id": chorus.client_id, "client_secret": chorus.client_secret, "login": chorus.login,
+        "password": chorus.password, "user_id": 12345}))
+    extra = out / "logs" / "directory-live.yaml"
     extra.parent.mkdir(parents=True, exist_ok=True)
-    text = DIRECTORY.read_text(encoding="utf-8").replace(
-        "          - {id: hx-achats, name: Achats centraux, role: central_purchasing, email: achats@groupe-hexa.example}",
-        "          - {id: hx-achats, name: Achats centraux, role: central_purchasing, email: achats@groupe-hexa.example}\n"
-        f"          - {{id: hx-api, name: API achats, role: validator, channel: http, endpoint: \"{receiver.url}/invoices\", "
-        f"secret_id: {HEXA_SECRET_ID}}}")
-    assert "hx-api" in text, "the demo directory changed: update the webhook recipient's anchor"
+    text = DIRECTORY.read_text(encoding="utf-8")
+    anchor = "          - {id: hx-achats, name: Achats centraux, role: central_purchasing, email: achats@groupe-hexa.example}"
+    keys = "    api_keys: [demo-key-atelier-dupont]   # local demo only; real keys are generated per supplier"
+    assert anchor in text and keys in text, "the demo directory changed: update the live directory's anchors"
+    text = text.replace(anchor, anchor + "\n"
+                        f"          - {{id: hx-api, name: API achats, role: validator, channel: http, endpoint: \"{receiver.url}/invoices\", "
+                        f"secret_id: {HEXA_SECRET_ID}}}")
+    text = text.replace(keys, keys + "\n"
+                        f"    chorus: {{secret_id: {CHORUS_SECRET_ID}, token_url: \"{chorus.url}/oauth/token\", "
+                        f"api_base: \"{chorus.url}/cpro\"}}")
+    text += f"""      - id: mairie-de-lyon
+        name: Mairie de Lyon
+        siren: "216900001"
+        vat_id: FR56216900001
+        public_sector: true               # BT-10 (the service code) required
+        formats: [facturx]
+        recipients:
+          - {{id: ml-chorus, name: Mairie de Lyon (Chorus Pro), role: paying_office, channel: chorus_pro,
+             endpoint: "{MAIRIE_SIRET}"}}
+"""
     extra.write_text(text, encoding="utf-8")
     rt.load_directory(extra)
-    return receiver
+    return receiver, chorus
 
 
 def run(out: Path) -> int:
@@ -415,10 +456,10 @@ def run(out: Path) -> int:
             print(f"    local limit: {limit}")
         counts = rt.load_directory(DIRECTORY)
         print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
-        receiver = _hexa_api(rt, out)
-        print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200",
-              flush=True)
-        demo = Demo(out, rt)
+        receiver, chorus = _live_directory(rt, out)
+        print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200; "
+              f"Chorus Pro (PISTE) on {chorus.url} for the Mairie de Lyon", flush=True)
+        demo = Demo(out, rt, chorus)
         print("2/5 intake: S3 drops and an API post", flush=True)
         demo.intake()
         print("3/5 ten virtual weeks: downloads, reminders, a dispute, a formal notice, a hand-off, payments", flush=True)
@@ -443,6 +484,17 @@ def run(out: Path) -> int:
                 json.dumps({"status": r.status, "signature_valid": r.valid, "headers": r.headers, "body": r.json},
                            indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         receiver.stop()
+        (out / "chorus").mkdir(exist_ok=True)
+        for n, r in enumerate(chorus.requests, start=1):
+            body = r["body"]
+            if "fichierFlux" in body:  # the flow itself is kept as the PDF beside
+                body = json.dumps({**json.loads(body), "fichierFlux": "<base64 of the Factur-X, saved beside>"})
+            (out / "chorus" / f"{n:02d}{r['path'].replace('/', '-')}.json").write_text(
+                json.dumps({"path": r["path"], "body": json.loads(body) if body.startswith("{") else body},
+                           indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for d in chorus.deposits:
+            (out / "chorus" / f"{d.flow}-{d.filename}").write_bytes(d.pdf)
+        chorus.stop()
         table = demo.summary(rows)
         mails = len(rt.outbox.mails)
         schedules = ", ".join(f"{k.split('-', 1)[-1]} x{v}" for k, v in sorted(fired.items()))
@@ -458,8 +510,8 @@ def run(out: Path) -> int:
               f"${c['usd_per_1000']['total']:.2f} per 1,000 invoices (cost.json)")
     print(stats)
     (out / "summary.txt").write_text(table + "\n" + stats + "\n", encoding="utf-8")
-    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, lifecycle/, downloads/, originals/, timeline.json, "
-          "worklist.json, cost.json, summary.txt, logs/")
+    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, chorus/, lifecycle/, downloads/, originals/, "
+          "timeline.json, worklist.json, cost.json, summary.txt, logs/")
     if demo.report.problems:
         print("DEMO FAILED:", file=sys.stderr)
         for p in demo.report.problems:

@@ -349,6 +349,14 @@ class LocalRuntime:
                                     "file": str(m.path) if m.path else None} for m in self.outbox.mails]}
         return 404, {"message": f"no local control route {method} {path}"}
 
+    @staticmethod
+    def _side_effects() -> int:
+        """How many calls the handlers made that set something going outside them (metered)."""
+        from .meter import METER
+
+        return sum(n for u in list(METER.usage.values()) for op, n in list(u.calls.items())
+                   if op.startswith(("stepfunctions.", "sesv2.", "ses.", "lambda.")))
+
     def _fire_schedules(self, settle: bool = True) -> None:
         now = self.clock.now_dt()
         lam = self.client("lambda")
@@ -358,11 +366,14 @@ class LocalRuntime:
                 event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                          "source": "aws.events", "account": ACCOUNT, "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "region": REGION, "resources": [rule.arn], "detail": {}}
+                before = self._side_effects()
                 for target in rule.targets:
                     payload = target.get("Input") or json.dumps(event)
                     res = lam.invoke(FunctionName=target["Arn"], InvocationType="RequestResponse", Payload=payload.encode())
                     self.fired.append((rule.name, at, "FunctionError" not in res))
                 rule.fired += 1
                 rule.next_at = rule.schedule.next_after(at)
-                if settle:
+                # The invocation has returned: only what it set going (an execution started or woken,
+                # a mail to relay) needs settling; a pass that found nothing to do needs none.
+                if settle and (self._side_effects() != before or self.outbox.pending):
                     self.settle()
