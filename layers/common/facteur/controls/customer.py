@@ -42,11 +42,21 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
                       f"this {inv.profile.upper()} invoice has none: send it with its lines (EN 16931 profile)",
                       f"{customer.name} reçoit le format {', '.join(line_formats)}, qui exige des lignes de facture "
                       f"(BR-16) ; cette facture {inv.profile.upper()} n'en a pas : l'envoyer avec ses lignes (profil EN 16931)"))
+    h = customer.hold  # what must not leave: held with why, released by the supplier (POST .../release)
+    if h.blocked:
+        out.append(_f("HOLD-BLOCKED", "BG-7", f"{customer.name} is blocked: {h.blocked}", f"{customer.name} est bloqué : {h.blocked}"))
+    if h.credit_hold:
+        out.append(_f("HOLD-CREDIT", "BG-7", f"{customer.name} is on credit hold: {h.credit_hold}",
+                      f"{customer.name} est en blocage crédit : {h.credit_hold}"))
+    if h.approval_above is not None and inv.tax_inclusive_amount > h.approval_above:
+        out.append(_f("HOLD-APPROVAL", "BT-112", f"total {inv.tax_inclusive_amount} is above {h.approval_above}: it waits for "
+                      "your approval (release it)", f"le total {inv.tax_inclusive_amount} dépasse {h.approval_above} : la "
+                      "facture attend votre validation (la libérer)"))
     # Who is reachable is what dispatch will do (one rule: pipeline.dispatch.plan_dispatch), so
     # that an invoice nobody can receive is held here, with why, instead of failing at dispatch.
     from ..pipeline.dispatch import plan_dispatch
 
-    plan = plan_dispatch(customer)
+    plan = plan_dispatch(customer, inv=inv)
     why = "; ".join(f"{rid}: {reason}" for rid, reason in plan.unreachable)
     if not plan.deliveries:
         out.append(_f("CUST-NO-RECIPIENT", "BG-7", f"{customer.name} has no recipient Facteur can reach" + (f" ({why})" if why else ""),

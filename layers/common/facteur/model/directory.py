@@ -91,6 +91,61 @@ class Milestones(_M):
     default_payment_days: int = Field(30, description="Due date when the invoice has none (BT-9)")
 
 
+class HoldRules(_M):
+    """What must not leave for this customer ("retain what must not leave"): each broken rule holds
+    the invoice with its reason; POST /invoices/{id}/release sends it anyway (recorded)."""
+
+    blocked: str | None = Field(None, description="The customer is blocked: why (nothing leaves until released)")
+    credit_hold: str | None = Field(None, description="Credit hold: why (invoices are held, reminders go on)")
+    approval_above: Decimal | None = Field(None, description="An invoice above this total (BT-112) waits for the "
+                                                             "supplier's approval (a release)")
+
+
+class EmailRules(_M):
+    """How this customer wants its invoice e-mails."""
+
+    subject: str | None = Field(None, max_length=200, description="Subject template: {number} {seller} {BT-1} {BT-10} "
+                                                                  "{BT-13} {amount} {due}, e.g. '[PO {BT-13}] Facture {BT-1}'")
+    intro: str | None = Field(None, max_length=2000, description="A paragraph put first in the body (same fields)")
+    link_only: bool = Field(False, description="No attachment: the signed download link only")
+    max_attachment_bytes: int | None = Field(None, ge=0, description="Above this size, the link only")
+
+    @field_validator("subject", "intro")
+    @classmethod
+    def _fields_known(cls, v: str | None) -> str | None:
+        import string
+
+        if v is not None:
+            for _, name, _, _ in string.Formatter().parse(v):
+                if name is not None and name not in EMAIL_FIELDS:
+                    raise ValueError(f"unknown field {{{name}}}; known: {', '.join('{' + f + '}' for f in EMAIL_FIELDS)}")
+        return v
+
+
+EMAIL_FIELDS = ("number", "seller", "BT-1", "BT-10", "BT-13", "amount", "due")
+
+
+class DistributionRule(_M):
+    """Which roles receive the invoice, when, and on what condition (the filière). A role no rule
+    names receives every invoice on issue."""
+
+    roles: list[Role]
+    when: str = Field("issue", pattern="^(issue|approved)$", description="on issue, or once the invoice is approved (205)")
+    min_amount: Decimal | None = Field(None, description="only invoices whose total (BT-112) is at least this")
+    max_amount: Decimal | None = None
+    credit_notes: bool | None = Field(None, description="true: credit notes only; false: invoices only")
+    order_prefix: str | None = Field(None, max_length=50, description="only invoices whose PO (BT-13) starts with this")
+
+    def matches(self, total: Decimal, is_credit_note: bool, order: str | None) -> bool:
+        if self.min_amount is not None and total < self.min_amount:
+            return False
+        if self.max_amount is not None and total > self.max_amount:
+            return False
+        if self.credit_notes is not None and is_credit_note != self.credit_notes:
+            return False
+        return not (self.order_prefix and not (order or "").startswith(self.order_prefix))
+
+
 class Customer(_M):
     id: str
     name: str
@@ -113,6 +168,17 @@ class Customer(_M):
                                                                "percent a year (default: ECB rate + 10 points)")
     grouped_reminders: bool = Field(False, description="One statement of account (every open invoice, e-mail + PDF) "
                                                        "instead of a reminder per invoice")
+    hold: HoldRules = Field(default_factory=HoldRules)
+    email: EmailRules = Field(default_factory=EmailRules)
+    distribution: list[DistributionRule] = Field(default_factory=list,
+                                                 description="Who receives what and when; empty: every recipient on issue")
+
+    def receives(self, role: Role, stage: str, total: Decimal, is_credit_note: bool, order: str | None) -> bool:
+        """Does a recipient of this role receive this invoice at this stage (issue, approved)?"""
+        rules = [r for r in self.distribution if role in r.roles]
+        if not rules:
+            return stage == "issue"
+        return any(r.when == stage and r.matches(total, is_credit_note, order) for r in rules)
 
     @model_validator(mode="after")
     def _fallbacks(self) -> Customer:

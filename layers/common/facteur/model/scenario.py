@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serial
 from ..errors import InvalidInput
 
 ACTIONS = {"courtesy_reminder", "reminder", "formal_notice", "hand_off", "statement", "remind_not_opened",
-           "ask_validator", "fallback_channel", "alert"}
+           "ask_validator", "fallback_channel", "alert", "send"}
 ROLES = {"payer", "validator", "central_purchasing", "paying_office", "collection_agency", "copy", "other", "supplier"}
 EXPECTABLE = {"sent", "delivered", "downloaded", "approved", "paid"}
 ANCHORS = {"issue", "due"} | EXPECTABLE

@@ -270,7 +270,7 @@ def _one(ctx: Context, job_id: str, supplier_id: str, invoice_id: str, req: Acti
         wake(ctx, invoice_id, req.action)  # re-planned at once: paused, or what fell due meanwhile runs now
         return "done", {}
     if req.action == "resend":
-        plan = plan_dispatch(customer)
+        plan = plan_dispatch(customer, inv=inv)
         out = deliver(ctx, invoice_id, plan, purpose, lambda r: send(ctx, rec, inv, customer, r, purpose=purpose),
                       detail={"job_id": job_id, "resent": True})
         settle(out, plan, require_one=False)

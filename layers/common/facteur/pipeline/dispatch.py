@@ -14,6 +14,7 @@ from ..adapters.aws_errors import classify
 from ..context import Context
 from ..errors import PermanentError, RetryableError
 from ..model.directory import Channel, Customer, Recipient
+from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind
 from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
@@ -37,13 +38,18 @@ class DispatchPlan:
 
 
 def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset(),
-                  roles: frozenset[str] | None = None, channels: frozenset[Channel] = AVAILABLE_CHANNELS) -> DispatchPlan:
+                  roles: frozenset[str] | None = None, channels: frozenset[Channel] = AVAILABLE_CHANNELS,
+                  inv: Invoice | None = None, stage: str = "issue") -> DispatchPlan:
     """Every recipient of the customer (of `roles` when given) on its channel; those the platform
     cannot reach yet are listed with the reason (the customer check holds an invoice nobody can receive).
-    `channels`: those that carry what is sent (reminders do not go through Chorus Pro)."""
+    `channels`: those that carry what is sent (reminders do not go through Chorus Pro). With the
+    invoice, the customer's distribution rules say who receives it at this `stage` (issue, approved)."""
     plan = DispatchPlan()
     for r in customer.recipients:
         if r.id in skip or r.fallback_only or (roles is not None and r.role.value not in roles):
+            continue
+        if inv is not None and not customer.receives(r.role, stage, inv.tax_inclusive_amount, inv.is_credit_note,
+                                                      inv.purchase_order_reference):
             continue
         if r.channel in AVAILABLE_CHANNELS and r.channel not in channels:
             continue

@@ -28,7 +28,7 @@ from ..errors import PermanentError
 from ..model.directory import Agency, Channel, Customer, Milestones, Recipient, Role, Supplier
 from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
-from ..model.scenario import AppliesTo, MilestoneRule, Scenario, for_customer
+from ..model.scenario import AppliesTo, MilestoneRule, Scenario, Step, for_customer
 from ..observability import count
 from ..reminders.interest import RateTable
 from ..reminders.planner import PARIS, Action, Happening, OpenInvoice, plan_next, start_of_day
@@ -44,9 +44,9 @@ HAPPENS = {EventKind.SENT: "sent", EventKind.DELIVERED: "delivered", EventKind.D
            EventKind.PARTIALLY_PAID: "partially_paid", EventKind.HANDED_OFF: "handed_off", EventKind.PAUSED: "paused",
            EventKind.RESUMED: "resumed"}
 MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not_opened": "not_opened",
-             "ask_validator": "validate", "formal_notice": "notice", "fallback_channel": "invoice"}
+             "ask_validator": "validate", "formal_notice": "notice", "fallback_channel": "invoice", "send": "invoice"}
 EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
-            "hand_off": EventKind.HANDED_OFF}
+            "hand_off": EventKind.HANDED_OFF, "send": EventKind.SENT}
 STEP = "scenario:"
 GROUPABLE = {"courtesy_reminder", "reminder"}  # what a customer preferring statements gets grouped
 
@@ -67,8 +67,14 @@ def default_scenario(m: Milestones) -> Scenario:
 
 def scenario_for(supplier: Supplier, customer: Customer) -> Scenario:
     if customer.scenario and customer.scenario in supplier.scenarios:
-        return supplier.scenarios[customer.scenario]
-    return for_customer(supplier.scenarios, customer.id, customer.group) or default_scenario(customer.milestones)
+        chosen = supplier.scenarios[customer.scenario]
+    else:
+        chosen = for_customer(supplier.scenarios, customer.id, customer.group) or default_scenario(customer.milestones)
+    # The roles the distribution rules serve once the invoice is approved (205): a step of the path
+    later = sorted({role.value for rule in customer.distribution if rule.when == "approved" for role in rule.roles})
+    if later:
+        chosen = chosen.model_copy(update={"steps": [*chosen.steps, Step(at="approved+0h", action="send", to=later)]})
+    return chosen
 
 
 def happenings(timeline: list[Event]) -> list[Happening]:
@@ -191,7 +197,7 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
         out_plan = DispatchPlan([PlannedDelivery(_agency_desk(agency), agency.channel)])
         sender = lambda r: _send_case(ctx, rec, inv, supplier, agency, r, case, purpose)
     else:
-        out_plan = _recipients(customer, action, timeline)
+        out_plan = _recipients(customer, action, timeline, inv)
         extra: tuple[tuple[str, str, bytes], ...] = ()
         if action.action == "formal_notice":
             pdf = _notice_pdf(ctx, inv, customer, supplier, action)
@@ -212,7 +218,7 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
             mutate=(lambda r: r.documents.update(documents)) if documents else None)
 
 
-def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> DispatchPlan:
+def _recipients(customer: Customer, action: Action, timeline: list[Event], inv: Invoice) -> DispatchPlan:
     opened = frozenset(e.recipient_id or "" for e in timeline if e.kind is EventKind.DOWNLOADED)
     if action.action == "remind_not_opened":  # whoever received it by e-mail or webhook and has not opened it
         return plan_dispatch(customer, skip=opened, channels=MESSAGE_CHANNELS)
@@ -227,6 +233,8 @@ def _recipients(customer: Customer, action: Action, timeline: list[Event]) -> Di
         plan.unreachable += [(rid, "not delivered and no fallback endpoint") for rid in missing]
         return plan
     roles = frozenset(action.to)
+    if action.action == "send":  # the invoice itself, to the roles served once it is approved (any channel)
+        return plan_dispatch(customer, roles=roles, inv=inv, stage="approved")
     plan = plan_dispatch(customer, roles=roles, channels=MESSAGE_CHANNELS)
     if not plan.deliveries and not plan.unreachable:
         plan.unreachable.append((",".join(sorted(roles)), "the customer has no recipient with this role"))

@@ -58,19 +58,30 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
         from .chorus import deposit
 
         return deposit(ctx, rec, inv, recipient)
+    rules = customer.email
     attachments = []
-    if recipient.attach_document:
+    if recipient.attach_document and not rules.link_only:
         pdf_key = rec.documents.get("facturx")
         if pdf_key:
             attachments.append((f"{safe_name(inv.number)}.pdf", "application/pdf", ctx.documents.get(pdf_key)))
         if "ubl" in rec.documents and message.kind in ("invoice", "not_opened"):
             attachments.append((f"{safe_name(inv.number)}.ubl.xml", "application/xml", ctx.documents.get(rec.documents["ubl"])))
+        if rules.max_attachment_bytes is not None and sum(len(a[2]) for a in attachments) > rules.max_attachment_bytes:
+            attachments = []  # over the customer's size limit: the signed link only
     attachments += list(message.extra_attachments)
     supplier = ctx.directory.supplier(rec.supplier_id)
+    due = due_date(inv, customer)
+    subject = intro = None
+    if message.kind == "invoice" and (rules.subject or rules.intro):  # the customer's own subject and opening
+        fields = {"number": inv.number, "seller": inv.seller.name or supplier.name, "BT-1": inv.number,
+                  "BT-10": inv.buyer_reference or "", "BT-13": inv.purchase_order_reference or "",
+                  "amount": f"{inv.amount_due} {inv.currency}", "due": due.isoformat()}
+        subject = rules.subject.format_map(fields) if rules.subject else None
+        intro = rules.intro.format_map(fields) if rules.intro else None
     msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
                         to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
                         link_expires=claims.expires_at.date().isoformat(), attachments=attachments,
-                        due=due_date(inv, customer).isoformat(), kind=message.kind, figures=message.figures)
+                        due=due.isoformat(), kind=message.kind, figures=message.figures, subject=subject, intro=intro)
     return send_raw(ctx, rec, supplier.mail_from, str(recipient.email), msg.as_bytes(), recipient.id, purpose)
 
 

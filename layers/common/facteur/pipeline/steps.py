@@ -192,7 +192,7 @@ def dispatch(ctx: Context, invoice_id: str) -> dict:
     customer = _customer(ctx, rec)
     if customer is None:
         raise PermanentError("no customer: the check step should have held this invoice")
-    plan = plan_dispatch(customer)
+    plan = plan_dispatch(customer, inv=inv)  # the customer's distribution rules: who receives it on issue
     for rid, why in plan.unreachable:
         logger.warning("recipient not reachable", extra={"invoice_id": invoice_id, "recipient_id": rid, "why": why})
     out = deliver(ctx, invoice_id, plan, "initial", lambda r: send(ctx, rec, inv, customer, r, purpose="initial"))
