@@ -21,7 +21,9 @@ def test_demo_runs_the_whole_job_and_leaves_its_outputs(tmp_path, capsys):
     assert timeline["FA-2026-1202"]["milestones"][-1]["kind"] == "paid"
     pdfs = sorted(p.name for p in (out / "documents").glob("*.pdf"))
     assert pdfs == ["FA-2026-1201.pdf", "FA-2026-1202.pdf", "FA-2026-1203.pdf", "FA-2026-1204.pdf",
-                    "FA-2026-1206-formal_notice.pdf", "FA-2026-1206.pdf", "FA-2026-1207.pdf", "FA-2026-1208.pdf"]
+                    "FA-2026-1206-formal_notice.pdf", "FA-2026-1206.pdf", "FA-2026-1207.pdf", "FA-2026-1208.pdf",
+                    "FA-2026-1209.pdf"]
+    assert any((out / "chorus").glob("CPP*.pdf"))  # the flow deposited on Chorus Pro
     case = json.loads((out / "documents" / "FA-2026-1206-collection_case.json").read_text())
     assert case["invoices"][0]["total"] == "465.09"  # 420.00 still due + 5.09 interest + 40.00 indemnity
     cost = json.loads((out / "cost.json").read_text())
