@@ -63,6 +63,9 @@ class EventKind(str, Enum):
     HANDED_OFF = "handed_off"  # the invoice was handed to a collection agency: Facteur's dunning stops
     ALERTED = "alerted"  # the supplier was alerted (a milestone missed after every planned action)
     SCENARIO_STEP = "scenario_step"  # one action of the customer's scenario done (what, to whom, amounts)
+    CORRECTS = "corrects"  # this invoice corrects (or cancels, a credit note) an earlier one of the supplier (BG-3)
+    SUPERSEDED = "superseded"  # a later invoice or credit note corrects this one (linked both ways)
+    CANCELLED = "cancelled"  # a credit note cancelled this invoice in full: its path ends
     PAUSED = "paused"  # the supplier paused the scenario of this invoice (mass action): no reminder until resumed
     RESUMED = "resumed"  # the supplier resumed it: what fell due meanwhile runs now
 
@@ -129,6 +132,7 @@ EVENT_STATUS: dict[EventKind, Status] = {
     EventKind.PAID: Status.PAID,
     EventKind.PLATFORM_REJECTED: Status.REFUSED,
     EventKind.CLOSED: Status.CLOSED,
+    EventKind.CANCELLED: Status.CLOSED,
     EventKind.FAILED: Status.FAILED,
     EventKind.RETRIED: Status.RECEIVED,
 }

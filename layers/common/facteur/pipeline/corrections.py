@@ -138,3 +138,71 @@ def _replace(ctx: Context, rec: InvoiceRecord, supplier_id: str, inv: Invoice, i
 
 def _aliases() -> set[str]:
     return {f.alias or name for name, f in Invoice.model_fields.items()}
+
+
+# --- the correction path after a refusal (210) or a rejection (213) --------------------------
+# A refused or rejected invoice is not to be paid: the supplier issues a corrected invoice (a new
+# number, BG-3 pointing at the first) or, for an invoice that was accepted, a credit note that
+# cancels it and then the new one. Each link is recorded on both invoices; a chain refused again
+# and again stops at MAX_CORRECTIONS (held: talk to the buyer), it never loops.
+
+MAX_CORRECTIONS = 3
+ENDED_BY_BUYER = (Status.REFUSED,)
+
+
+def link_correction(ctx: Context, supplier_id: str, invoice_id: str, inv: Invoice) -> list[dict[str, Any]]:
+    """Link a new invoice to the earlier ones of the same supplier it references (BG-3)."""
+    links = []
+    for ref in inv.preceding_invoices:
+        first_id = ctx.store.invoice_by_number(supplier_id, ref.number)
+        if not first_id or first_id == invoice_id:
+            continue
+        first = ctx.store.get(first_id)
+        depth = 1 + max((int(e.detail.get("depth", 0)) for e in ctx.store.timeline(first_id) if e.kind is EventKind.CORRECTS),
+                        default=0)
+        full_credit = inv.is_credit_note and first.amount_due is not None and inv.amount_due >= first.amount_due
+        detail = {"invoice_id": first_id, "number": ref.number, "depth": depth, "first_status": first.status.value,
+                  "credit_note": inv.is_credit_note}
+        apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.CORRECTS, at=clock.now(),
+                                                 id=f"corrects:{first_id}", detail=detail))
+        apply_event(ctx.store, first_id, Event(invoice_id=first_id, kind=EventKind.SUPERSEDED, at=clock.now(),
+                                               id=f"superseded:{invoice_id}",
+                                               detail={"by": invoice_id, "number": inv.number, "credit_note": inv.is_credit_note}))
+        if full_credit and first.status not in (Status.PAID, Status.CLOSED, Status.REFUSED):
+            apply_event(ctx.store, first_id, Event(invoice_id=first_id, kind=EventKind.CANCELLED, at=clock.now(),
+                                                   id=f"cancelled:{invoice_id}",
+                                                   detail={"reason": f"cancelled by credit note {inv.number}"}))
+            from .tracker import wake
+
+            wake(ctx, first_id, "cancelled")  # its scenario stops, its path ends
+        links.append(detail)
+    return links
+
+
+def correction_findings(ctx: Context, invoice_id: str, inv: Invoice) -> list[Any]:
+    """What holds a correction: the chain is too long, or it reissues an accepted invoice that no
+    credit note cancelled (the buyer would be billed twice)."""
+    from ..controls.findings import Finding, Severity
+
+    out = []
+    for e in ctx.store.timeline(invoice_id):
+        if e.kind is not EventKind.CORRECTS:
+            continue
+        number, depth = e.detail.get("number"), int(e.detail.get("depth", 1))
+        if depth > MAX_CORRECTIONS:
+            out.append(Finding(rule="CORRECTION-LOOP", severity=Severity.ERROR, bt="BT-25", source="lifecycle",
+                               message=f"correction number {depth} of invoice {number}: refused {depth - 1} times already, "
+                                       "agree with the buyer before sending again",
+                               message_fr=f"correction n° {depth} de la facture {number} : déjà refusée {depth - 1} fois, "
+                                          "s'accorder avec l'acheteur avant de renvoyer"))
+        first_status = e.detail.get("first_status")
+        if not inv.is_credit_note and first_status not in ("refused", "closed", "rejected", "held", "duplicate", "failed"):
+            first_id = str(e.detail.get("invoice_id"))
+            cancelled = any(x.kind is EventKind.CANCELLED for x in ctx.store.timeline(first_id))
+            if not cancelled:
+                out.append(Finding(rule="CORRECTION-NO-CREDIT-NOTE", severity=Severity.ERROR, bt="BT-25", source="lifecycle",
+                                   message=f"invoice {number} was accepted ({first_status}): cancel it with a credit note "
+                                           "before reissuing it, or the buyer is billed twice",
+                                   message_fr=f"la facture {number} a été acceptée ({first_status}) : l'annuler par un avoir "
+                                              "avant de la réémettre, sinon l'acheteur est facturé deux fois"))
+    return out

@@ -42,7 +42,7 @@ HAPPENS = {EventKind.SENT: "sent", EventKind.DELIVERED: "delivered", EventKind.D
            EventKind.SUSPENDED: "suspended", EventKind.COMPLETED: "completed", EventKind.RESOLVED: "resolved",
            EventKind.REFUSED: "refused", EventKind.PLATFORM_REJECTED: "refused", EventKind.PAID: "paid",
            EventKind.PARTIALLY_PAID: "partially_paid", EventKind.HANDED_OFF: "handed_off", EventKind.PAUSED: "paused",
-           EventKind.RESUMED: "resumed"}
+           EventKind.RESUMED: "resumed", EventKind.CANCELLED: "cancelled"}
 MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not_opened": "not_opened",
              "ask_validator": "validate", "formal_notice": "notice", "fallback_channel": "invoice", "send": "invoice"}
 EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
@@ -108,6 +108,8 @@ def plan(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, sup
         return {"outcome": "paid", "wait_seconds": 1}
     if rec.status is Status.REFUSED:  # 210 by the buyer or 213 by a platform: a corrected invoice starts its own path
         _record(ctx, rec.invoice_id, EventKind.CLOSED, {"reason": "refused: the lifecycle of this invoice ended"}, "milestone:closed")
+        return {"outcome": "closed", "wait_seconds": 1}
+    if rec.status is Status.CLOSED:  # cancelled by a credit note (or closed meanwhile): nothing more to follow
         return {"outcome": "closed", "wait_seconds": 1}
     due = due_date(inv, customer)
     # An invoice sent late (or back-dated) is followed from its arrival, not closed before anyone could act

@@ -195,6 +195,10 @@ def _process(ctx: Context, invoice_id: str, supplier_id: str, data: bytes, name:
         return IntakeResult(invoice_id, Status.DUPLICATE.value, reason, duplicate_of=first)
 
     save_description(ctx, invoice_id, describe)
+    if inv.preceding_invoices:  # a correction or a credit note: linked to the invoices it refers to
+        from .corrections import link_correction
+
+        link_correction(ctx, supplier_id, invoice_id, inv)
     start_workflow(ctx, invoice_id, supplier_id)
     count("InvoicesReceived")
     return IntakeResult(invoice_id, Status.RECEIVED.value)

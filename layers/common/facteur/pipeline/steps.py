@@ -25,6 +25,7 @@ from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from . import chorus, dunning
+from .corrections import correction_findings
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for
 from .outbound import safe_name as _safe
@@ -67,6 +68,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
     not_read = unread(read.xml, read.syntax, inv) if read.xml is not None else []  # what Facteur could not take
     findings += check_seller(inv, supplier) + check_customer(inv, customer) + _losses(inv, customer, not_read)
     findings += chorus.check(ctx, supplier, customer, inv)  # the public buyer's rules, asked of Chorus Pro
+    findings += correction_findings(ctx, invoice_id, inv)  # a correction chain that loops, a reissue without credit note
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
     detail: dict[str, Any] = {"blocking": len(blocking), "warnings": len(findings) - len(blocking)}

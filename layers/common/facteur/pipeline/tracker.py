@@ -298,7 +298,7 @@ WAKING = frozenset({EventKind.PAID, EventKind.REFUSED, EventKind.PLATFORM_REJECT
 def park(ctx: Context, invoice_id: str, token: str) -> dict:
     ctx.store.park(invoice_id, token)
     rec = ctx.store.get(invoice_id)
-    if rec.status in (Status.PAID, Status.REFUSED):  # it moved while the loop was planning: act now
+    if rec.status in (Status.PAID, Status.REFUSED, Status.CLOSED):  # it moved while the loop was planning: act now
         wake(ctx, invoice_id, rec.status.value)
     return {"parked": invoice_id}
 
