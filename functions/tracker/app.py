@@ -25,6 +25,7 @@ from facteur.pipeline.tracker import (
     record_lifecycle,
     record_reported_event,
     record_ses_event,
+    redeliver_failed,
     revoke_links,
 )
 from facteur.pipeline.worklist import worklist
@@ -122,6 +123,12 @@ def retry_invoice(invoice_id: str):
     """Run a failed invoice's path again (what was delivered is not sent twice)."""
     return Response(status_code=202, content_type="application/json",
                     body=json.dumps(corrections.retry(get_context(), caller_supplier(app), invoice_id)))
+
+
+@app.post("/invoices/<invoice_id>/redeliver")
+def redeliver(invoice_id: str):
+    """Send again, now, what the channels gave up on (a webhook receiver down for 24 h...)."""
+    return redeliver_failed(get_context(), caller_supplier(app), invoice_id)
 
 
 @app.post("/invoices/<invoice_id>/links/revoke")

@@ -61,7 +61,7 @@ def rt(tmp_path_factory, receiver):
         yield runtime
 
 
-def send(rt) -> tuple[str, str]:
+def send(rt, wait: timedelta = timedelta(hours=6)) -> tuple[str, str]:
     data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
     number = f"WH-{uuid.uuid4().hex[:8]}"
     data.update({"BT-1": number})
@@ -69,7 +69,7 @@ def send(rt) -> tuple[str, str]:
                     "einvoicing_addr": "130005481"}
     res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
     assert res.status_code == 202, res.text
-    rt.advance(timedelta(minutes=30))  # the state machine's retries back off on the virtual clock
+    rt.advance(wait)  # a receiver that is down is retried by the invoice's path on the virtual clock
     return res.json()["invoice_id"], number
 
 
@@ -79,6 +79,10 @@ def test_an_endpoint_failing_five_times_gets_the_invoice_once(rt, receiver):
     iid, number = send(rt)
     mine = [r for r in receiver.requests[before:] if r.json["data"]["number"] == number]
     assert [r.status for r in mine] == [503] * 5 + [200] and all(r.valid for r in mine)
+    # backing off: 1 min, 5 min, 15 min, 1 h, 3 h after each refusal (the e-mail recipient had it at once)
+    at = [int(r.headers["webhook-timestamp"]) for r in mine]  # signed with the (virtual) time of each attempt
+    gaps = [round((b - a) / 60) for a, b in zip(at, at[1:], strict=False)]
+    assert gaps == [1, 5, 15, 60, 180], gaps
     assert len({r.headers["webhook-id"] for r in mine}) == 1  # the same delivery, retried
     (taken,) = [r for r in receiver.accepted() if r.json["data"]["number"] == number]
     data = taken.json["data"]
@@ -99,3 +103,25 @@ def test_an_endpoint_that_refuses_is_recorded_and_the_email_still_goes(rt, recei
     assert bounced and bounced[0]["detail"]["error"] == "http_410"
     assert ("sent", "pc-ap") in {(e["kind"], e.get("recipient_id")) for e in events}
     assert not [r for r in receiver.accepted() if r.json["data"]["number"] == number]
+
+
+def test_an_endpoint_down_for_a_day_is_given_up_then_redriven(rt, receiver):
+    receiver.script[:] = [503] * 30
+    before = len(receiver.requests)
+    iid, number = send(rt, wait=timedelta(hours=30))
+    mine = [r for r in receiver.requests[before:] if r.json["data"]["number"] == number]
+    span = int(mine[-1].headers["webhook-timestamp"]) - int(mine[0].headers["webhook-timestamp"])
+    assert mine and all(r.status == 503 for r in mine) and 24 * 3600 <= span <= 30 * 3600
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    (gave_up,) = [e for e in events if e["kind"] == "bounced" and e.get("recipient_id") == "pc-api"]
+    assert gave_up["detail"]["gave_up"].startswith("gave up after 24 h")
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] in ("sent", "delivered")  # the e-mail went: not failed
+    # the receiver is back: the supplier redrives it, delivered once
+    receiver.script[:] = []
+    res = api(rt, "POST", f"/invoices/{iid}/redeliver")
+    assert res.status_code == 200 and res.json()["redelivering"] == 1, res.text
+    rt.settle()
+    taken = [r for r in receiver.accepted() if r.json["data"]["number"] == number]
+    assert len(taken) == 1 and ("delivered", "pc-api") in {
+        (e["kind"], e.get("recipient_id")) for e in api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]}
+    assert api(rt, "POST", f"/invoices/{iid}/redeliver").status_code == 409  # nothing left to redeliver

@@ -23,6 +23,7 @@ from ..tracking.store import Event, apply_event
 AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO})
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})  # what carries reminders and notices (Chorus Pro: invoices only)
 CONFIRMED_ON_SEND = frozenset({Channel.HTTP})  # the receiver's 2xx is the delivery
+DEFERRED_RETRY = frozenset({Channel.HTTP})  # a receiver down for hours: retried by the path for 24 h (deliveries.BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def plan_dispatch(customer: Customer, *, skip: frozenset[str] = frozenset(),
 class Outcome:
     sent: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # retried now by the state machine (throttling...)
+    deferred: list[str] = field(default_factory=list)  # retried later by the invoice's path (a receiver down)
 
 
 def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, send, *,
@@ -80,7 +82,7 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
         rid, channel = p.recipient.id, p.channel.value
         claim, d = store.claim(invoice_id, purpose, rid, channel)
         if claim is Claim.BUSY:
-            out.pending.append(rid)
+            (out.deferred if d.state is DeliveryState.RETRY else out.pending).append(rid)
             continue
         if claim is Claim.DONE:
             if d.state is DeliveryState.FAILED:
@@ -97,19 +99,22 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
         except Exception as exc:  # noqa: BLE001 - every channel error is classified, never swallowed
             err = classify(exc, f"{channel} send")
             retryable = isinstance(err, RetryableError)
-            store.refuse(d, err.message, retryable=retryable)
+            # the invoice itself to a receiver that is down: retried by the path for 24 h (messages about it: now)
+            d = store.refuse(d, err.message, retryable=retryable, defer=p.channel in DEFERRED_RETRY and purpose == "initial")
+            retryable = d.state is DeliveryState.RETRY  # a deferred one may have been given up (24 h)
             logger.warning("delivery refused", extra={"invoice_id": invoice_id, "recipient_id": rid, "channel": channel,
                                                       "code": err.code, "retryable": retryable})
             count("DeliveriesRetried" if retryable else "DeliveriesRefused")
             if retryable:
-                out.pending.append(rid)
+                (out.deferred if d.next_attempt_at else out.pending).append(rid)
             else:
+                err.message = d.error or err.message
                 out.failed.append((rid, err.message))
                 apply_event(ctx.store, invoice_id, Event(
                     invoice_id=invoice_id, kind=EventKind.BOUNCED, at=clock.now(), recipient_id=rid,
                     id=f"dlv-failed:{purpose}:{rid}:{channel}",
                     detail={"channel": channel, "role": p.recipient.role.value, "stage": "send", "error": err.code,
-                            "purpose": purpose}))
+                            "purpose": purpose, **({"gave_up": d.error} if d.error and d.error.startswith("gave up") else {})}))
             continue
         store.complete(d, message_id)
         count("DeliveriesSent")
@@ -133,9 +138,10 @@ def _record(ctx: Context, invoice_id: str, purpose: str, p: PlannedDelivery, kin
 
 
 def settle(out: Outcome, plan: DispatchPlan, *, require_one: bool = True) -> None:
-    """Retry what is pending; fail when nobody could be reached (with every reason)."""
+    """Retry what is pending; fail when nobody could be reached (with every reason). Deferred
+    deliveries (a receiver down) are the path's to retry later: they neither raise nor fail it."""
     if out.pending:
         raise RetryableError(f"{len(out.pending)} delivery(ies) to retry ({len(out.sent)} sent)", code="deliveries_pending")
-    if require_one and not out.sent:
+    if require_one and not out.sent and not out.deferred:
         reasons = "; ".join(f"{rid}: {why}" for rid, why in [*out.failed, *plan.unreachable]) or "no recipient"
         raise PermanentError(f"no recipient could be reached ({reasons})", code="no_recipient_reached")

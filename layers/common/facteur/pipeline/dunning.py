@@ -124,8 +124,11 @@ def plan(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, sup
     timeline = timeline if timeline is not None else ctx.store.timeline(rec.invoice_id)
     actions, nxt = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
                              now, rates(), done(timeline))
-    if actions:
+    retry_at = min((d.next_attempt_at for d in _deferred(ctx, rec.invoice_id) if d.next_attempt_at), default=None)
+    if actions or (retry_at is not None and retry_at <= now):
         return {"outcome": "act", "wait_seconds": 1}
+    if retry_at is not None:
+        nxt = min(nxt, retry_at) if nxt else retry_at
     # Nothing due: park until the next planned action, the day it becomes overdue, or a safety
     # re-check; the events that change the plan (payment, dispute, resolution...) wake it sooner.
     wake = [t for t in (nxt, horizon, now + timedelta(hours=customer.milestones.payment_check_every_hours),
@@ -147,8 +150,29 @@ def _record(ctx: Context, invoice_id: str, kind: EventKind, detail: dict[str, An
 
 # --- acting -------------------------------------------------------------------------------
 
+def _deferred(ctx: Context, invoice_id: str):
+    from ..tracking.deliveries import DeliveryStore
+
+    store = DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb"))
+    return [d for d in store.deferred(invoice_id) if d.purpose == "initial"]
+
+
+def redeliver(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer) -> None:
+    """The invoice again to the receivers that were down, when their deferred retry is due."""
+    now = clock.now()
+    by_id = {r.id: r for r in customer.recipients}
+    due = [by_id[d.recipient_id] for d in _deferred(ctx, rec.invoice_id)
+           if d.recipient_id in by_id and d.next_attempt_at and d.next_attempt_at <= now]
+    if due:
+        plan = DispatchPlan([PlannedDelivery(r, r.channel) for r in due])
+        settle(deliver(ctx, rec.invoice_id, plan, "initial", lambda r: send(ctx, rec, inv, customer, r, purpose="initial")),
+               plan, require_one=False)
+
+
 def act(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier) -> dict[str, Any]:
-    """Execute every action due now (each once), then plan what comes next."""
+    """Deliver again what was deferred and is due, execute every action due now (each once), then
+    plan what comes next."""
+    redeliver(ctx, rec, inv, customer)
     timeline = ctx.store.timeline(rec.invoice_id)
     actions, _ = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
                            clock.now(), rates(), done(timeline))

@@ -262,6 +262,21 @@ def revoke_links(ctx: Context, supplier_id: str, invoice_id: str, recipient_id: 
     return updated.public()
 
 
+def redeliver_failed(ctx: Context, supplier_id: str, invoice_id: str) -> dict:
+    """The redrive: deliveries of the invoice that were given up (a receiver down for 24 h, a
+    refusal since fixed) are tried again now, with a new 24 h window; the parked path does it."""
+    rec = ctx.store.get(invoice_id)
+    if rec.supplier_id != supplier_id:
+        raise NotFound(f"invoice {invoice_id} not found")
+    n = DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb")).reopen_failed(invoice_id, "initial")
+    if n == 0:
+        raise Conflict("no failed delivery of this invoice to send again", code="nothing_to_redeliver")
+    apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.REDRIVEN, at=clock.now(),
+                                             actor=f"supplier:{supplier_id}", detail={"deliveries": n, "why": "redeliver"}))
+    woken = wake(ctx, invoice_id, "redeliver")
+    return {**ctx.store.get(invoice_id).public(), "redelivering": n, "woken": woken}
+
+
 def open_link(ctx: Context, token: str) -> str:
     """Verify a download link, record the download, return a short-lived presigned URL."""
     claims = links.verify(ctx.link_keys, token, clock.now())

@@ -44,6 +44,8 @@ class Delivery(BaseModel):
     message_id: str | None = None
     error: str | None = None
     updated_at: datetime
+    first_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # a deferred retry (webhooks: backoff for 24 h)
 
     @property
     def key(self) -> str:
@@ -58,6 +60,13 @@ class Claim(str, Enum):
     GO = "go"  # this caller sends now
     DONE = "done"  # already sent, failed or unconfirmed: nothing to do
     BUSY = "busy"  # another sender holds a live lease
+
+
+# Deferred retries (channels whose receiver may be down for hours: webhooks): the next attempt
+# after 1 min, 5 min, 15 min, 1 h, 3 h, then every 6 h, until 24 h after the first; then failed.
+BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3),
+           timedelta(hours=6)]
+GIVE_UP_AFTER = timedelta(hours=24)
 
 
 class DeliveryStore(Table):
@@ -82,14 +91,17 @@ class DeliveryStore(Table):
         A claim whose lease expired (the sender died) becomes `unconfirmed`, never re-sent."""
         now = clock.now()
         new = Delivery(invoice_id=invoice_id, purpose=purpose, recipient_id=recipient_id, channel=channel,
-                       state=DeliveryState.SENDING, lease_until=now + self.LEASE, updated_at=now)
+                       state=DeliveryState.SENDING, lease_until=now + self.LEASE, updated_at=now, first_attempt_at=now)
         if self._put_if(new, "attribute_not_exists(PK)", {}):
             return Claim.GO, new
         current = self.get(invoice_id, purpose, recipient_id, channel)
         if current is None:  # deleted in between: cannot happen (no deletes), be safe
             return Claim.BUSY, new
         if current.state is DeliveryState.RETRY:
+            if current.next_attempt_at and current.next_attempt_at > now:
+                return Claim.BUSY, current  # deferred: its time has not come
             new.attempts = current.attempts + 1
+            new.first_attempt_at = current.first_attempt_at or now
             if self._put_if(new, "#s = :s AND attempts = :a", {":s": "retry", ":a": current.attempts}):
                 return Claim.GO, new
             return Claim.BUSY, current
@@ -107,11 +119,24 @@ class DeliveryStore(Table):
         self._put_if(d, "#s = :s", {":s": "sending"})
         return d
 
-    def refuse(self, d: Delivery, error: str, *, retryable: bool) -> Delivery:
+    def refuse(self, d: Delivery, error: str, *, retryable: bool, defer: bool = False) -> Delivery:
+        """Refused by the channel. `defer`: a retryable refusal is tried again later with backoff
+        (next_attempt_at), and given up (failed) 24 h after the first attempt."""
+        now = clock.now()
         d.state = DeliveryState.RETRY if retryable else DeliveryState.FAILED
-        d.error, d.updated_at = error[:500], clock.now()
+        d.error, d.updated_at = error[:500], now
+        if retryable and defer:
+            if now - (d.first_attempt_at or now) >= GIVE_UP_AFTER:
+                d.state, d.next_attempt_at = DeliveryState.FAILED, None
+                d.error = f"gave up after {int(GIVE_UP_AFTER.total_seconds() // 3600)} h and {d.attempts} attempts: {error}"[:500]
+            else:
+                d.next_attempt_at = now + BACKOFF[min(d.attempts - 1, len(BACKOFF) - 1)]
         self._put_if(d, "#s = :s", {":s": "sending"})
         return d
+
+    def deferred(self, invoice_id: str) -> list[Delivery]:
+        """The deliveries waiting for a deferred retry."""
+        return [d for d in self.all(invoice_id) if d.state is DeliveryState.RETRY and d.next_attempt_at]
 
     def confirm(self, invoice_id: str, purpose: str, recipient_id: str, channel: str, message_id: str | None) -> None:
         """The channel's own event proves it was sent (an `unconfirmed` claim becomes `sent`)."""
@@ -121,12 +146,14 @@ class DeliveryStore(Table):
             d.state, d.message_id, d.error, d.updated_at = DeliveryState.SENT, message_id, None, clock.now()
             self._put_if(d, "#s = :s", {":s": before})
 
-    def reopen_failed(self, invoice_id: str) -> int:
-        """Failed deliveries may be tried again (the supplier asked for a retry)."""
+    def reopen_failed(self, invoice_id: str, purpose: str | None = None) -> int:
+        """Failed deliveries may be tried again (the supplier asked for a retry or a redrive): a new
+        24 h window of deferred retries, the first one now."""
         n = 0
+        now = clock.now()
         for d in self.all(invoice_id):
-            if d.state is DeliveryState.FAILED:
-                d.state, d.updated_at = DeliveryState.RETRY, clock.now()
+            if d.state is DeliveryState.FAILED and (purpose is None or d.purpose == purpose):
+                d.state, d.updated_at, d.first_attempt_at, d.next_attempt_at, d.attempts = DeliveryState.RETRY, now, now, now, 0
                 n += self._put_if(d, "#s = :s", {":s": "failed"})
         return n
 
