@@ -468,8 +468,8 @@ def run(out: Path) -> int:
         rows = demo.collect()
         cost = demo.cost()
         failed = [name for name, ok in rt.registry.invocations if not ok]
-        # the only failures: the dispatch step raising RetryableError on the API's two 503s, retried
-        demo.report.expect(failed == ["facteur-dispatch-dev"] * 2, f"failed Lambda invocations: {failed}")
+        # no handler failed: the API's two 503s deferred its delivery (retried by the path 1 and 5 min later)
+        demo.report.expect(failed == [], f"failed Lambda invocations: {failed}")
         fired: dict[str, int] = {}
         for name, _, ok in rt.fired:
             fired[name] = fired.get(name, 0) + 1
@@ -499,7 +499,7 @@ def run(out: Path) -> int:
         mails = len(rt.outbox.mails)
         schedules = ", ".join(f"{k.split('-', 1)[-1]} x{v}" for k, v in sorted(fired.items()))
         stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, {len(received)} webhook(s) taken "
-                 f"(after {len(receiver.requests) - len(received)} 503s, retried), schedules fired: {schedules}; "
+                 f"(after {len(receiver.requests) - len(received)} 503s, retried 1 and 5 min later), schedules fired: {schedules}; "
                  f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
     print("5/5 summary")
     print(table)
