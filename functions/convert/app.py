@@ -13,7 +13,10 @@ from facteur.pipeline import steps
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def check_handler(event, context):
-    return steps.check(get_context(), parse(event, model=StepInput).invoice_id)
+    step = parse(event, model=StepInput)
+    if (event.get("input") or {}).get("resume") is True:  # a continuation: already checked, sent and followed
+        return {"verdict": "resume", "blocking": 0}
+    return steps.check(get_context(), step.invoice_id)
 
 
 @metrics.log_metrics

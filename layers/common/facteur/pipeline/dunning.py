@@ -21,7 +21,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import clock
+from ..adapters.aws_errors import classify
 from ..context import Context
 from ..delivery.email import compose
 from ..errors import PermanentError
@@ -48,6 +51,8 @@ MAIL_KIND = {"courtesy_reminder": "courtesy", "reminder": "overdue", "remind_not
 EVENT_OF = {"formal_notice": EventKind.FORMAL_NOTICE, "fallback_channel": EventKind.SENT, "alert": EventKind.ALERTED,
             "hand_off": EventKind.HANDED_OFF, "send": EventKind.SENT}
 STEP = "scenario:"
+# The events that start an execution of the invoice's path: its current one began at the latest.
+STARTS_EXECUTION = {EventKind.RECEIVED, EventKind.RELEASED, EventKind.CORRECTED, EventKind.RETRIED, EventKind.CONTINUED}
 GROUPABLE = {"courtesy_reminder", "reminder"}  # what a customer preferring statements gets grouped
 
 
@@ -149,6 +154,34 @@ def _record(ctx: Context, invoice_id: str, kind: EventKind, detail: dict[str, An
 
 
 # --- acting -------------------------------------------------------------------------------
+
+def continuation(ctx: Context, invoice_id: str, planned: dict[str, Any]) -> dict[str, Any]:
+    """A waiting execution older than `continue_after_days` (330: Step Functions' Standard
+    executions last a year) hands the invoice to a new one, named after it (-c1, -c2...), which
+    goes straight back to the milestone loop; this one ends (outcome `continued`). Its age is read
+    from the timeline (the event that started it). Run twice, it starts the same execution once."""
+    if planned.get("outcome") != "wait":
+        return planned
+    limit = timedelta(days=ctx.settings.continue_after_days)
+    if clock.now() - ctx.store.get(invoice_id).created_at < limit:
+        return planned  # younger than the limit: so is its execution (no timeline read)
+    timeline = ctx.store.timeline(invoice_id)
+    started = max((e.at for e in timeline if e.kind in STARTS_EXECUTION), default=None)
+    if started is None or clock.now() - started < limit:
+        return planned
+    name = f"{invoice_id}-c{1 + sum(1 for e in timeline if e.kind is EventKind.CONTINUED)}"
+    sfn = ctx.client("stepfunctions")
+    try:
+        sfn.start_execution(stateMachineArn=ctx.settings.require("state_machine_arn"), name=name, input=json.dumps(
+            {"invoice_id": invoice_id, "resume": True, "progress": {"outcome": "wait", "wait_seconds": planned["wait_seconds"]}}))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        pass  # started by an earlier run of this step
+    except ClientError as exc:
+        raise classify(exc, "StartExecution") from exc
+    _record(ctx, invoice_id, EventKind.CONTINUED, {"execution": name, "after_days": (clock.now() - started).days},
+            f"continued:{name}")
+    return {"outcome": "continued", "wait_seconds": 1}
+
 
 def _deferred(ctx: Context, invoice_id: str):
     from ..tracking.deliveries import DeliveryStore

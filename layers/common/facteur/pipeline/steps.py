@@ -217,8 +217,9 @@ def _dunning_facts(ctx: Context, invoice_id: str):
 
 def progress(ctx: Context, invoice_id: str) -> dict:
     """The milestone step: the scenario's actions due now run (each once), then where the invoice
-    stands: paid, closed, or wait (until the next action, or an event that wakes it)."""
+    stands: paid, closed, wait (until the next action, or an event that wakes it), or continue (its
+    execution nears Step Functions' one-year limit: a new one takes over)."""
     rec = ctx.store.get(invoice_id)
     if rec.status is Status.PAID:  # the common end: one read, nothing else
         return {"outcome": "paid", "wait_seconds": 1}
-    return dunning.act(ctx, *_dunning_facts(ctx, invoice_id))
+    return dunning.continuation(ctx, invoice_id, dunning.act(ctx, *_dunning_facts(ctx, invoice_id)))
