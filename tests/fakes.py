@@ -108,6 +108,10 @@ class FakeDirectory:
                                                                          "identifiers": [{"id": i} for i in c.identifiers]})))),
                     None)
 
+    def principal_for_key(self, api_key: str) -> tuple[str, str | None] | None:
+        supplier = self.supplier_for_key(api_key)
+        return (supplier, None) if supplier else None
+
     def supplier_for_key(self, api_key: str) -> str | None:
         return None
 

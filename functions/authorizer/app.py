@@ -25,8 +25,12 @@ def handler(event, context):
     auth = headers.get("authorization") or ""
     scheme, _, key = auth.strip().partition(" ")
     key = key.strip() if scheme.lower() == "bearer" and len(key.strip()) <= 256 else ""
-    supplier_id = get_context().directory.supplier_for_key(key) if key else None
-    if not supplier_id:
+    principal = get_context().directory.principal_for_key(key) if key else None
+    if not principal:
         logger.info("API key refused")
         return _policy("anonymous", "Deny", event.get("methodArn", "*"))
+    supplier_id, agency_id = principal
+    if agency_id:  # a collection agency of the supplier: the routes check it reaches /cases only
+        return _policy(f"agency:{supplier_id}:{agency_id}", "Allow", event.get("methodArn", "*"),
+                       {"supplier_id": supplier_id, "agency_id": agency_id})
     return _policy(supplier_id, "Allow", event.get("methodArn", "*"), {"supplier_id": supplier_id})

@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from facteur import clock
-from facteur.api.http import body_bytes, caller_supplier, json_object, make_resolver
+from facteur.api.http import body_bytes, caller_agency, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, ParkInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import actions, chorus, corrections
+from facteur.pipeline import actions, agency, chorus, corrections
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -82,6 +82,22 @@ def post_actions():
 def get_action(job_id: str):
     """A mass action's progress (done of total, counts by outcome) and each invoice's result."""
     return actions.job_status(get_context(), caller_supplier(app), job_id)
+
+
+@app.get("/cases")
+def get_cases():
+    """A collection agency's open cases (the invoices its supplier handed to it)."""
+    supplier_id, agency_id = caller_agency(app)
+    return agency.cases(get_context(), supplier_id, agency_id)
+
+
+@app.post("/cases/<invoice_id>/updates")
+def post_case_update(invoice_id: str):
+    """The agency reports: `{"kind": "payment", "amount": "...", "reference": "..."}`, a note,
+    the case `returned`, or `closed` (uncollectable, with a note)."""
+    supplier_id, agency_id = caller_agency(app)
+    body = agency.AgencyUpdate.model_validate(json_object(app))
+    return agency.update(get_context(), supplier_id, agency_id, invoice_id, body)
 
 
 @app.get("/invoices/<invoice_id>")

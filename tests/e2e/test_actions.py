@@ -132,3 +132,27 @@ def test_the_cli_follows_a_job_with_a_progress_bar(rt, invoices, capsys):
     code = main(["actions", "run", "remind", "--group", "cafes", "--dry-run", "--api", rt.api_url,
                  "--key", "demo-key-atelier-dupont"])
     assert code == 0 and "3 matched" in capsys.readouterr().out
+
+
+def test_the_agency_reports_back_on_its_cases_only(rt, invoices):
+    """After the hand-off above: the agency sees its case, reports a partial then the final
+    collection (the path ends), and reaches nothing else; the supplier's key does not reach /cases."""
+    handed = invoices[2]
+    agency = "key-recouvreur-sud"
+    listed = api(rt, "GET", "/cases", key=agency)
+    assert listed.status_code == 200 and [c["invoice_id"] for c in listed.json()["cases"]] == [handed]
+    assert api(rt, "GET", "/invoices", key=agency).status_code == 403  # an agency key reaches /cases only
+    assert api(rt, "GET", "/cases").status_code == 403  # and a supplier key does not reach /cases
+    assert api(rt, "POST", f"/cases/{invoices[0]}/updates", key=agency, json={"kind": "note", "note": "?"}).status_code == 404
+    part = api(rt, "POST", f"/cases/{handed}/updates", key=agency,
+               json={"kind": "payment", "amount": "100.00", "reference": "RS-1", "note": "premier versement"})
+    assert part.status_code == 200 and part.json() == {"invoice_id": handed, "status": part.json()["status"], "outstanding": "80.00"}
+    again = api(rt, "POST", f"/cases/{handed}/updates", key=agency, json={"kind": "payment", "amount": "100.00", "reference": "RS-1"})
+    assert again.json()["outstanding"] == "80.00"  # the same reference: recorded once
+    done = api(rt, "POST", f"/cases/{handed}/updates", key=agency, json={"kind": "payment", "reference": "RS-2"})
+    assert done.json()["status"] == "paid"
+    rt.settle()
+    arn = rt.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{handed}"
+    assert rt.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    actors = [e["actor"] for e in api(rt, "GET", f"/invoices/{handed}/timeline").json()["events"] if e["kind"] in ("paid", "partially_paid")]
+    assert actors == ["agency:recouvreur-sud", "agency:recouvreur-sud"]

@@ -71,7 +71,7 @@ def test_partial_payments_from_the_timeline_reduce_the_amount_due():
 
 
 def test_repeated_rules_round_trip_through_the_directory():
-    (sup, _, customers), *_ = parse_yaml(SCENARIOS.read_text())
+    (sup, _, customers, _), *_ = parse_yaml(SCENARIOS.read_text())
     again = Supplier.model_validate(sup.model_dump(mode="json"))
     assert again == sup and again.scenarios["standard"].milestones[0].within == timedelta(hours=1)
     assert scenario_for(sup, customers[0]).name == "standard"

@@ -409,7 +409,7 @@ def _directory_check(args) -> int:
     except InvalidInput as exc:
         print(f"{args.file}: {exc.message}", file=sys.stderr)
         return 1
-    for sup, _, customers in parsed:
+    for sup, _, customers, _ in parsed:
         print(f"{sup.id}: {len(customers)} customer(s), scenarios: {', '.join(sup.scenarios) or 'none'}, "
               f"agencies: {', '.join(a.id for a in sup.agencies) or 'none'}")
     return 0

@@ -80,9 +80,22 @@ def body_bytes(app: APIGatewayRestResolver) -> bytes:
 
 
 def caller_supplier(app: APIGatewayRestResolver) -> str:
-    """The supplier the authorizer authenticated (never taken from the request body)."""
+    """The supplier the authorizer authenticated (never taken from the request body). A
+    collection agency's key is refused here: it reaches its cases only (caller_agency)."""
     ctx: Any = app.current_event.request_context.authorizer or {}
     supplier_id = ctx.get("supplier_id") if hasattr(ctx, "get") else None
     if not supplier_id:
         raise Forbidden("not authenticated", code="unauthenticated")
+    if ctx.get("agency_id"):
+        raise Forbidden("a collection agency's key reaches /cases only", code="agency_key")
     return supplier_id
+
+
+def caller_agency(app: APIGatewayRestResolver) -> tuple[str, str]:
+    """(supplier id, agency id) of a collection agency's key; any other caller is refused."""
+    ctx: Any = app.current_event.request_context.authorizer or {}
+    supplier_id = ctx.get("supplier_id") if hasattr(ctx, "get") else None
+    agency_id = ctx.get("agency_id") if hasattr(ctx, "get") else None
+    if not supplier_id or not agency_id:
+        raise Forbidden("these routes are the collection agencies'", code="not_an_agency")
+    return supplier_id, agency_id

@@ -66,6 +66,7 @@ class EventKind(str, Enum):
     CORRECTS = "corrects"  # this invoice corrects (or cancels, a credit note) an earlier one of the supplier (BG-3)
     SUPERSEDED = "superseded"  # a later invoice or credit note corrects this one (linked both ways)
     CANCELLED = "cancelled"  # a credit note cancelled this invoice in full: its path ends
+    AGENCY_UPDATE = "agency_update"  # the collection agency reported on the case (a note, the case given back)
     CONTINUED = "continued"  # its execution neared a year: a new one (-c1, -c2...) follows the invoice from here
     PAUSED = "paused"  # the supplier paused the scenario of this invoice (mass action): no reminder until resumed
     RESUMED = "resumed"  # the supplier resumed it: what fell due meanwhile runs now

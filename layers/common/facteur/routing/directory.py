@@ -50,11 +50,15 @@ class DirectoryStore(Table):
         return self._de(res["Item"]) if "Item" in res else None
 
     # -- writes (loading the directory) --
-    def put_supplier(self, s: Supplier, api_keys: Sequence[str] = ()) -> None:
+    def put_supplier(self, s: Supplier, api_keys: Sequence[str] = (),
+                     agency_keys: dict[str, list[str]] | None = None) -> None:
         self._put({"PK": f"SUP#{s.id}", "SK": "PROFILE", "data": s.model_dump(mode="json")})
         self._put({"PK": "SUPPLIERS", "SK": f"SUP#{s.id}"})  # the registry the schedules read (no scan)
         for k in api_keys:
             self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id})
+        for agency_id, keys in (agency_keys or {}).items():  # an agency's key reaches its cases only
+            for k in keys:
+                self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id, "agency_id": agency_id})
 
     def put_customer(self, supplier_id: str, c: Customer) -> None:
         self._put({"PK": f"SUP#{supplier_id}", "SK": f"CUS#{c.id}", "data": c.model_dump(mode="json")})
@@ -93,6 +97,11 @@ class DirectoryStore(Table):
                 return self.customer(supplier_id, item["customer_id"])
         return None
 
+    def principal_for_key(self, api_key: str) -> tuple[str, str | None] | None:
+        """(supplier id, agency id or None) of an API key; None for an unknown key."""
+        item = self._get(f"KEY#{key_hash(api_key)}", "KEY")
+        return (item["supplier_id"], item.get("agency_id")) if item else None
+
     def supplier_for_key(self, api_key: str) -> str | None:
         item = self._get(f"KEY#{key_hash(api_key)}", "KEY")
         return item["supplier_id"] if item else None
@@ -111,7 +120,7 @@ class DirectoryStore(Table):
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
 
-def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer]]]:
+def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer], dict[str, list[str]]]]:
     """A directory file, {suppliers: [{..., api_keys: [...], customers: [...]}]}, validated whole:
     InvalidInput names the supplier, the customer and the field at fault."""
     import yaml
@@ -137,6 +146,10 @@ def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer]]]:
         s = dict(s)
         keys = s.pop("api_keys", [])
         customers = s.pop("customers", [])
+        agency_keys = {}
+        if isinstance(s.get("agencies"), list):  # agencies' keys are stored hashed apart, never in the profile
+            s["agencies"] = [dict(a) for a in s["agencies"] if isinstance(a, dict)]
+            agency_keys = {str(a.get("id")): list(a.pop("api_keys", []) or []) for a in s["agencies"]}
         where = f"supplier '{s.get('id', n)}'"
         try:
             sup = Supplier.model_validate(s)
@@ -152,15 +165,15 @@ def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer]]]:
                 raise InvalidInput(f"{where}, customer '{cus.id}': scenario '{cus.scenario}' is not one of the "
                                    f"supplier's ({', '.join(sorted(sup.scenarios)) or 'none'})", code="invalid_directory")
             parsed.append(cus)
-        out.append((sup, keys, parsed))
+        out.append((sup, keys, parsed, agency_keys))
     return out
 
 
 def load_yaml(store: DirectoryStore, text: str) -> dict[str, int]:
     """Load a directory file (validated whole before anything is written)."""
     counts = {"suppliers": 0, "customers": 0}
-    for sup, keys, customers in parse_yaml(text):
-        store.put_supplier(sup, keys)
+    for sup, keys, customers, agency_keys in parse_yaml(text):
+        store.put_supplier(sup, keys, agency_keys)
         counts["suppliers"] += 1
         for c in customers:
             store.put_customer(sup.id, c)
