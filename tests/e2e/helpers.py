@@ -14,6 +14,17 @@ from facteur_local.runtime import LocalRuntime
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = ROOT / "demo" / "inbox"
 KEY = "demo-key-atelier-dupont"
+# The demo supplier's profile, for directories that give it other customers or settings:
+# SUPPLIER + "    customers:\n" + the customers (YAML indented under the supplier).
+SUPPLIER = """
+suppliers:
+  - id: atelier-dupont
+    name: Atelier Dupont SARL
+    siren: "732829320"
+    vat_id: FR44732829320
+    mail_from: factures@atelier-dupont.example
+    api_keys: [demo-key-atelier-dupont]
+"""
 OTHER = """
 suppliers:
   - id: other-supplier

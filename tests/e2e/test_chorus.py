@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from facteur_local.chorus import ChorusFake, Structure
-from tests.e2e.helpers import ROOT, api, demo_runtime
+from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
 
 SIRET = "21690000100018"
 
@@ -30,15 +30,7 @@ def chorus():
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory, chorus):
-    directory = f"""
-suppliers:
-  - id: atelier-dupont
-    name: Atelier Dupont SARL
-    siren: "732829320"
-    vat_id: FR44732829320
-    mail_from: factures@atelier-dupont.example
-    api_keys: [demo-key-atelier-dupont]
-    chorus: {{secret_id: facteur/chorus/atelier-dupont, token_url: "{chorus.url}/oauth/token", api_base: "{chorus.url}/cpro"}}
+    directory = SUPPLIER + f"""    chorus: {{secret_id: facteur/chorus/atelier-dupont, token_url: "{chorus.url}/oauth/token", api_base: "{chorus.url}/cpro"}}
     customers:
       - id: mairie-de-lyon
         name: Mairie de Lyon

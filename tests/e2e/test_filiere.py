@@ -12,17 +12,9 @@ import uuid
 
 import pytest
 
-from tests.e2e.helpers import ROOT, api, demo_runtime
+from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
 
-DIRECTORY = """
-suppliers:
-  - id: atelier-dupont
-    name: Atelier Dupont SARL
-    siren: "732829320"
-    vat_id: FR44732829320
-    mail_from: factures@atelier-dupont.example
-    api_keys: [demo-key-atelier-dupont]
-    customers:
+DIRECTORY = SUPPLIER + """    customers:
       - id: groupe-rivage
         name: Groupe Rivage SAS
         siren: "552100554"

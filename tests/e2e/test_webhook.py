@@ -17,21 +17,13 @@ from datetime import timedelta
 import pytest
 
 from facteur_local.webhooks import WebhookReceiver
-from tests.e2e.helpers import ROOT, api, demo_runtime
+from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def directory(url: str, secret_id: str) -> str:
-    return f"""
-suppliers:
-  - id: atelier-dupont
-    name: Atelier Dupont SARL
-    siren: "732829320"
-    vat_id: FR44732829320
-    mail_from: factures@atelier-dupont.example
-    api_keys: [demo-key-atelier-dupont]
-    customers:
+    return SUPPLIER + f"""    customers:
       - id: portail-client
         name: Portail Client SA
         siren: "130005481"
