@@ -79,7 +79,9 @@ def test_the_standard_scenario_from_issue_to_hand_off(rt):
     n = len(rt.outbox.mails)
     rt.advance_to(paris("2026-12-26", 12))
     (courtesy,) = mails(rt, iid, n)
-    assert courtesy.to == [PAYER] and "échéance le 31/12/2026" in courtesy.subject and "180,00 EUR" in courtesy.text()
+    # in the supplier's own wording (its `messages` in the directory)
+    assert courtesy.to == [PAYER] and courtesy.subject.startswith("Petit rappel : facture") and "le 31/12/2026" in courtesy.subject
+    assert "(180,00 EUR restant dû) arrive à échéance le 31/12/2026. Merci !" in courtesy.text()
 
     # 29 Dec: the buyer disputes it (207): the due+1d reminder waits...
     res = api(rt, "POST", f"/invoices/{iid}/events", json={"kind": "disputed", "reason": "Livraison incomplète"})

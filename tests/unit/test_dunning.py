@@ -87,6 +87,8 @@ def test_repeated_rules_round_trip_through_the_directory():
      "customer 'cafe-lumiere': scenario 'gentle' is not one of the supplier's (standard)"),
     (("within: 48h, else", "within: 48h, repeat: 3, else"), "a repeated milestone says how often: every: 72h"),
     (("email: dossiers@recouvreur-sud.example", "channel: http"), "agency 'recouvreur-sud' on http needs endpoint"),
+    (("courtesy: {subject_fr", "courtoisie: {subject_fr"), "unknown message(s) courtoisie"),
+    (("à régler le {due}", "à régler le {echeance}"), "unknown field {echeance}"),
 ])
 def test_a_wrong_directory_is_refused_naming_where(change, message):
     text = SCENARIOS.read_text()

@@ -84,9 +84,11 @@ KINDS = {"invoice": ("subject", "body"), "not_opened": ("subject_reminder", "rem
 def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_name: str, lang: str, link: str,
                   link_expires: str, attachments: list[tuple[str, str, bytes]], reminder: bool = False,
                   due: str | None = None, kind: str | None = None, figures: dict[str, Decimal] | None = None,
-                  subject: str | None = None, intro: str | None = None) -> EmailMessage:
+                  subject: str | None = None, intro: str | None = None,
+                  wording: tuple[str | None, str | None] = (None, None)) -> EmailMessage:
     """The invoice e-mail (`kind` invoice) or one about it (not_opened, courtesy, overdue,
-    validate, notice); `figures` gives the amounts those state (outstanding, interest, indemnity, claimed)."""
+    validate, notice); `figures` gives the amounts those state (outstanding, interest, indemnity, claimed);
+    `wording`: the supplier's own (subject, body) templates for this kind and language, if any."""
     kind = kind or ("not_opened" if reminder else "invoice")
     t = TEXTS.get(lang, TEXTS["fr"])
     figures = figures or {}
@@ -100,10 +102,11 @@ def build_message(*, inv: Invoice, sender: str, sender_name: str, to: str, to_na
     subject_key, body_key = KINDS[kind]
     if kind == "invoice" and inv.is_credit_note:
         subject_key = "subject_credit"
-    body = [intro or "", t[body_key].format(**fields), t["link"].format(**fields) + "\n" + link,
+    own_subject, own_body = wording
+    body = [intro or "", (own_body or t[body_key]).format(**fields), t["link"].format(**fields) + "\n" + link,
             t["formats"].format(**fields) if attachments else ""]
     return compose(sender=sender, sender_name=sender_name, to=to, to_name=to_name, lang=lang,
-                   subject=subject or t[subject_key].format(**fields), paragraphs=[b for b in body if b], attachments=attachments,
+                   subject=subject or (own_subject or t[subject_key]).format(**fields), paragraphs=[b for b in body if b], attachments=attachments,
                    signature=t["signature"].format(**fields), footer=t["footer"].format(**fields),
                    greeting=t["greeting"].format(**fields))
 

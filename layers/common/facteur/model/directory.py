@@ -123,6 +123,33 @@ class EmailRules(_M):
 
 
 EMAIL_FIELDS = ("number", "seller", "BT-1", "BT-10", "BT-13", "amount", "due")
+MESSAGE_KINDS = ("invoice", "not_opened", "courtesy", "overdue", "validate", "notice")
+MESSAGE_FIELDS = ("number", "seller", "date", "amount", "due", "name", "expires", "formats", "outstanding", "interest",
+                  "indemnity", "claimed")
+
+
+class MessageText(_M):
+    """A supplier's own wording of one message, per language (French first, English available);
+    what is not given keeps Facteur's text. The download link and the signature are always added."""
+
+    subject_fr: str | None = Field(None, max_length=200)
+    body_fr: str | None = Field(None, max_length=4000)
+    subject_en: str | None = Field(None, max_length=200)
+    body_en: str | None = Field(None, max_length=4000)
+
+    @field_validator("subject_fr", "body_fr", "subject_en", "body_en")
+    @classmethod
+    def _fields_known(cls, v: str | None) -> str | None:
+        import string
+
+        if v is not None:
+            for _, name, _, _ in string.Formatter().parse(v):
+                if name is not None and name not in MESSAGE_FIELDS:
+                    raise ValueError(f"unknown field {{{name}}}; known: {', '.join('{' + f + '}' for f in MESSAGE_FIELDS)}")
+        return v
+
+    def text(self, lang: str) -> tuple[str | None, str | None]:
+        return (self.subject_en, self.body_en) if lang == "en" else (self.subject_fr, self.body_fr)
 
 
 class DistributionRule(_M):
@@ -263,6 +290,17 @@ class Supplier(_M):
     iban: str | None = Field(None, description="Printed on formal notices (default: the invoice's own payment account)")
     agencies: list[Agency] = Field(default_factory=list, description="Collection agencies (scenario hand_off)")
     chorus: ChorusConfig | None = Field(None, description="Chorus Pro access (PISTE), for customers reached through it")
+    messages: dict[str, MessageText] = Field(default_factory=dict,
+                                             description="The supplier's own wording of its messages, by kind: "
+                                                         + ", ".join(MESSAGE_KINDS))
+
+    @field_validator("messages")
+    @classmethod
+    def _kinds(cls, v: dict[str, MessageText]) -> dict[str, MessageText]:
+        unknown = [k for k in v if k not in MESSAGE_KINDS]
+        if unknown:
+            raise ValueError(f"unknown message(s) {', '.join(unknown)}; one of {', '.join(MESSAGE_KINDS)}")
+        return v
     scenarios: dict[str, Scenario] = Field(default_factory=dict,
                                            description="Reminder and dunning scenarios by name (model/scenario.py); "
                                                        "without any, each customer's `milestones` apply")

@@ -81,7 +81,9 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
     msg = build_message(inv=inv, sender=supplier.mail_from or ctx.settings.mail_from, sender_name=supplier.name,
                         to=str(recipient.email), to_name=recipient.name, lang=recipient.language, link=link,
                         link_expires=claims.expires_at.date().isoformat(), attachments=attachments,
-                        due=due.isoformat(), kind=message.kind, figures=message.figures, subject=subject, intro=intro)
+                        due=due.isoformat(), kind=message.kind, figures=message.figures, subject=subject, intro=intro,
+                        wording=supplier.messages[message.kind].text(recipient.language)
+                        if message.kind in supplier.messages else (None, None))
     return send_raw(ctx, rec, supplier.mail_from, str(recipient.email), msg.as_bytes(), recipient.id, purpose)
 
 
