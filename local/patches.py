@@ -275,7 +275,14 @@ def _install_callback_timeouts(clock: VirtualClock) -> None:
         timeout_seconds = env.stack.pop()
         frame = env.open_frame()
         frame.states.reset(input_value=env.states.get_input())
-        frame.stack = copy.deepcopy(env.stack)
+        for _ in range(10):  # another thread may be changing a dict of moto's being copied: copy again
+            try:
+                frame.stack = copy.deepcopy(env.stack)
+                break
+            except RuntimeError:
+                time.sleep(0.005)
+        else:
+            frame.stack = copy.deepcopy(env.stack)
         outputs: list = []
         errors: list = [None]
         done = threading.Event()
