@@ -113,13 +113,18 @@ class EmailRules(_M):
     @field_validator("subject", "intro")
     @classmethod
     def _fields_known(cls, v: str | None) -> str | None:
-        import string
+        return template_fields_known(v, EMAIL_FIELDS)
 
-        if v is not None:
-            for _, name, _, _ in string.Formatter().parse(v):
-                if name is not None and name not in EMAIL_FIELDS:
-                    raise ValueError(f"unknown field {{{name}}}; known: {', '.join('{' + f + '}' for f in EMAIL_FIELDS)}")
-        return v
+
+def template_fields_known(text: str | None, known: tuple[str, ...]) -> str | None:
+    """A template naming only fields it will be given ({number}...), else a clear error."""
+    import string
+
+    if text is not None:
+        for _, name, _, _ in string.Formatter().parse(text):
+            if name is not None and name not in known:
+                raise ValueError(f"unknown field {{{name}}}; known: {', '.join('{' + f + '}' for f in known)}")
+    return text
 
 
 EMAIL_FIELDS = ("number", "seller", "BT-1", "BT-10", "BT-13", "amount", "due")
@@ -140,13 +145,7 @@ class MessageText(_M):
     @field_validator("subject_fr", "body_fr", "subject_en", "body_en")
     @classmethod
     def _fields_known(cls, v: str | None) -> str | None:
-        import string
-
-        if v is not None:
-            for _, name, _, _ in string.Formatter().parse(v):
-                if name is not None and name not in MESSAGE_FIELDS:
-                    raise ValueError(f"unknown field {{{name}}}; known: {', '.join('{' + f + '}' for f in MESSAGE_FIELDS)}")
-        return v
+        return template_fields_known(v, MESSAGE_FIELDS)
 
     def text(self, lang: str) -> tuple[str | None, str | None]:
         return (self.subject_en, self.body_en) if lang == "en" else (self.subject_fr, self.body_fr)

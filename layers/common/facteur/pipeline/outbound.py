@@ -89,12 +89,16 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
 
 def send_raw(ctx: Context, rec: InvoiceRecord, mail_from: str | None, to: str, raw: bytes, recipient_id: str,
              purpose: str) -> str:
-    """One raw message through SES v2, tagged so that its delivery events find the invoice."""
+    """One raw message about an invoice, tagged so that its delivery events find the invoice."""
+    return ses_send(ctx, mail_from, to, raw, {"invoice_id": rec.invoice_id, "recipient_id": recipient_id,
+                                               "supplier_id": rec.supplier_id, "purpose": purpose})
+
+
+def ses_send(ctx: Context, mail_from: str | None, to: str, raw: bytes, tags: dict[str, str]) -> str:
+    """One raw message through SES v2, with its tags, in Facteur's configuration set; the message id."""
     kwargs: dict[str, Any] = {
         "FromEmailAddress": mail_from or ctx.settings.mail_from, "Destination": {"ToAddresses": [to]},
-        "Content": {"Raw": {"Data": raw}},
-        "EmailTags": [{"Name": "invoice_id", "Value": rec.invoice_id}, {"Name": "recipient_id", "Value": recipient_id},
-                      {"Name": "supplier_id", "Value": rec.supplier_id}, {"Name": "purpose", "Value": purpose}]}
+        "Content": {"Raw": {"Data": raw}}, "EmailTags": [{"Name": k, "Value": v} for k, v in tags.items()]}
     if ctx.settings.ses_configuration_set:
         kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
     return ctx.client("sesv2").send_email(**kwargs)["MessageId"]

@@ -29,6 +29,7 @@ from ..formats.render import _fonts
 from ..model.directory import Customer, Supplier
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
+from ..pipeline.outbound import ses_send
 from ..render_text import date_text, money_text
 from ..tracking.deliveries import Claim, DeliveryStore
 from ..tracking.store import Event, apply_event
@@ -185,13 +186,8 @@ def send_statement(ctx: Context, supplier_id: str, customer_id: str, today: date
                       to_name=r.name, lang=lang, subject=t["subject"].format(**fields), paragraphs=[t["body"].format(**fields)],
                       attachments=[(f"releve-{customer_id}-{today.isoformat()}.pdf", "application/pdf", pdf)],
                       greeting=t["greeting"], signature=t["signature"].format(**fields), footer=t["footer"].format(**fields))
-        kwargs: dict[str, Any] = {"FromEmailAddress": supplier.mail_from or ctx.settings.mail_from,
-                                  "Destination": {"ToAddresses": [str(r.email)]}, "Content": {"Raw": {"Data": msg.as_bytes()}},
-                                  "EmailTags": [{"Name": "supplier_id", "Value": supplier_id},
-                                                {"Name": "recipient_id", "Value": r.id}, {"Name": "purpose", "Value": purpose}]}
-        if ctx.settings.ses_configuration_set:
-            kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
-        deliveries.complete(d, ctx.client("sesv2").send_email(**kwargs)["MessageId"])
+        deliveries.complete(d, ses_send(ctx, supplier.mail_from, str(r.email), msg.as_bytes(),
+                                        {"supplier_id": supplier_id, "recipient_id": r.id, "purpose": purpose}))
         sent.append(r.id)
     for line in lines:  # each invoice's timeline says it was on the statement
         apply_event(ctx.store, line.invoice_id, Event(
@@ -257,12 +253,7 @@ def send_digests(ctx: Context) -> dict[str, Any]:
         msg = compose(sender=supplier.mail_from or ctx.settings.mail_from, sender_name="Facteur", to=to, to_name=supplier.name,
                       lang=lang, subject=subject.format(n=len(items)), paragraphs=[intro, "\n".join(rows), outro],
                       attachments=[])
-        kwargs: dict[str, Any] = {"FromEmailAddress": supplier.mail_from or ctx.settings.mail_from,
-                                  "Destination": {"ToAddresses": [to]}, "Content": {"Raw": {"Data": msg.as_bytes()}},
-                                  "EmailTags": [{"Name": "supplier_id", "Value": supplier_id},
-                                                {"Name": "purpose", "Value": f"digest-{today.isoformat()}"}]}
-        if ctx.settings.ses_configuration_set:
-            kwargs["ConfigurationSetName"] = ctx.settings.ses_configuration_set
-        deliveries.complete(d, ctx.client("sesv2").send_email(**kwargs)["MessageId"])
+        deliveries.complete(d, ses_send(ctx, supplier.mail_from, to, msg.as_bytes(),
+                                        {"supplier_id": supplier_id, "purpose": f"digest-{today.isoformat()}"}))
         sent += 1
     return {"digests": sent}
