@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facteur.delivery import chorus_pro
+from facteur.delivery import oauth
 from facteur.delivery.chorus_pro import ChorusPro, Credentials
 from facteur.errors import PermanentError, RetryableError
 from facteur.model.directory import ChorusConfig
@@ -22,7 +22,7 @@ SIRET = "21690000100018"
 def fake():
     f = ChorusFake(structures={SIRET: Structure(SIRET, 4242, "Mairie de Lyon", service_code_required=True,
                                                 engagement_required=False, services={"SERV-TECH": True, "OLD": False})})
-    chorus_pro._TOKENS.clear()
+    oauth._TOKENS.clear()
     yield f
     f.stop()
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PermanentError, RetryableError
 from ..model.directory import ChorusConfig
+from . import oauth
 
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = oauth.TIMEOUT_SECONDS
 # Chorus Pro's invoice statuses -> the French lifecycle status it means for the supplier (None: a
 # step of the buyer's internal workflow, recorded as the platform's word without a code).
 STATUS_CODES: dict[str, int] = {
@@ -57,10 +56,6 @@ class StructureRules:
     active_services: frozenset[str]
 
 
-_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
-_LOCK = threading.Lock()
-
-
 class ChorusPro:
     def __init__(self, config: ChorusConfig, credentials: Credentials, session=None):
         import requests
@@ -72,29 +67,8 @@ class ChorusPro:
 
     # -- transport ------------------------------------------------------------------------------
     def _token(self, fresh: bool = False) -> str:
-        key = (self.token_url, self.credentials.client_id)
-        with _LOCK:
-            cached = _TOKENS.get(key)
-            if cached and not fresh and cached[1] > time.monotonic():
-                return cached[0]
-        import requests
-
-        try:
-            res = self.http.post(self.token_url, timeout=TIMEOUT_SECONDS, data={
-                "grant_type": "client_credentials", "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret, "scope": "openid"})
-        except requests.RequestException as exc:
-            raise RetryableError("Chorus Pro: the PISTE token endpoint could not be reached", code="chorus_unreachable") from exc
-        if res.status_code == 429 or res.status_code >= 500:
-            raise RetryableError(f"Chorus Pro: PISTE token HTTP {res.status_code}", code=f"chorus_http_{res.status_code}")
-        if res.status_code != 200:
-            raise PermanentError(f"Chorus Pro: PISTE refused the client credentials (HTTP {res.status_code})",
-                                 code="chorus_auth")
-        body = res.json()
-        token, ttl = body["access_token"], int(body.get("expires_in", 3600))
-        with _LOCK:
-            _TOKENS[key] = (token, time.monotonic() + max(0, ttl - 60))
-        return token
+        return oauth.token(self.http, self.token_url, self.credentials.client_id, self.credentials.client_secret,
+                           fresh=fresh, scope="openid", name="Chorus Pro (PISTE)", code="chorus")
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         import requests

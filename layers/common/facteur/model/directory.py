@@ -62,6 +62,9 @@ class Recipient(_M):
     def _https_webhooks(self) -> Recipient:
         if self.channel is Channel.CHORUS_PRO and not (self.endpoint and re.fullmatch(r"\d{14}", self.endpoint)):
             raise ValueError(f"recipient '{self.id}' on Chorus Pro: endpoint is the public buyer's SIRET (14 digits)")
+        if self.channel is Channel.PA and self.endpoint and not re.fullmatch(r"[A-Za-z0-9_.\-/]{9,125}", self.endpoint):
+            raise ValueError(f"recipient '{self.id}' on a PA: endpoint is the buyer's electronic address in the French "
+                             "directory (SIREN, SIREN_SIRET, SIREN_SIRET_routing code or SIREN_suffix), or empty for BT-49")
         if self.channel is Channel.HTTP and self.endpoint:
             from ..delivery.webhook import check_url
 
@@ -272,6 +275,26 @@ class ChorusConfig(_M):
         return self.token_url or token, (self.api_base or api).rstrip("/")
 
 
+class PaConfig(_M):
+    """A supplier's plateforme agréée (PA): its AFNOR XP Z12-013 flow and directory services, on
+    OAuth2 client credentials (the secret holds them)."""
+
+    name: str = Field(..., max_length=100, description="The platform's name (shown in timelines)")
+    secret_id: str = Field(..., description="facteur/pa/<supplier id>...: {client_id, client_secret}")
+    token_url: str = Field(..., description="The PA's OAuth2 token endpoint")
+    flow_api: str = Field(..., description="The flow service's base URL (…/flow-service)")
+    directory_api: str = Field(..., description="The directory service's base URL (…/directory-service)")
+    organization_id: str | None = Field(None, max_length=100, description="Organization-Id header (multi-tenant PAs)")
+    profile: str = Field("CIUS", pattern="^(Basic|CIUS|Extended-CTC-FR)$", description="flowProfile of the Factur-X sent")
+
+    @field_validator("token_url", "flow_api", "directory_api")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        from ..delivery.webhook import check_url
+
+        return check_url(v).rstrip("/")
+
+
 class Supplier(_M):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str
@@ -289,6 +312,8 @@ class Supplier(_M):
     iban: str | None = Field(None, description="Printed on formal notices (default: the invoice's own payment account)")
     agencies: list[Agency] = Field(default_factory=list, description="Collection agencies (scenario hand_off)")
     chorus: ChorusConfig | None = Field(None, description="Chorus Pro access (PISTE), for customers reached through it")
+    pa: PaConfig | None = Field(None, description="The supplier's plateforme agréée (AFNOR flow and directory APIs), for "
+                                                  "customers reached through the French network (channel pa)")
     messages: dict[str, MessageText] = Field(default_factory=dict,
                                              description="The supplier's own wording of its messages, by kind: "
                                                          + ", ".join(MESSAGE_KINDS))

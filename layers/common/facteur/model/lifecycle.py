@@ -70,6 +70,7 @@ class EventKind(str, Enum):
     CONTINUED = "continued"  # its execution neared a year: a new one (-c1, -c2...) follows the invoice from here
     PAUSED = "paused"  # the supplier paused the scenario of this invoice (mass action): no reminder until resumed
     RESUMED = "resumed"  # the supplier resumed it: what fell due meanwhile runs now
+    STATUS_REPORTED = "status_reported"  # a status the seller set (209, 212) sent to its platform as a CDAR message
 
 
 # The lifecycle code an event carries. Facteur's own milestones (deposited = passed its checks, sent,

@@ -74,7 +74,7 @@ DETAILS: dict[EventKind, type[_Detail]] = {
     EventKind.CLOSED: ReasonDetail, EventKind.FAILED: FailureDetail, EventKind.DOWNLOADED: DownloadDetail,
     EventKind.OVERDUE: OverdueDetail, EventKind.PLATFORM_STATUS: LifecycleDetail, EventKind.TAKEN_IN_CHARGE: LifecycleDetail,
     EventKind.FORMAL_NOTICE: DeliveryDetail, EventKind.HANDED_OFF: DeliveryDetail, EventKind.ALERTED: DeliveryDetail,
-    EventKind.SCENARIO_STEP: StepDetail,
+    EventKind.SCENARIO_STEP: StepDetail, EventKind.STATUS_REPORTED: DeliveryDetail,
 }
 
 

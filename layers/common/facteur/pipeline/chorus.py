@@ -3,9 +3,7 @@
 supplier's invoices whose Chorus status changed (`dateHeureEtatCourant`), each status mapped to
 the French lifecycle and recorded once (delivery/chorus_pro.py has the contract and the client).
 
-| item                  | PK                     | SK      |
-|-----------------------|------------------------|---------|
-| the sweep's cursor    | CHORUS#{supplier}      | CURSOR  |
+The sweep's cursor: pipeline/platforms.py (CHORUS#{supplier}).
 """
 from __future__ import annotations
 
@@ -20,9 +18,10 @@ from ..delivery.chorus_pro import STATUS_CODES, ChorusPro, Credentials
 from ..errors import Conflict, InvalidInput, PermanentError
 from ..model.directory import Channel, Customer, Recipient, Supplier
 from ..model.invoice import Invoice
-from ..model.lifecycle import LIFECYCLE, EventKind, Source
+from ..model.lifecycle import LIFECYCLE, Source
 from ..observability import count, logger
-from ..tracking.store import Event, InvoiceRecord, apply_event
+from ..tracking.store import InvoiceRecord
+from . import platforms
 from .outbound import safe_name
 
 PARIS = ZoneInfo("Europe/Paris")  # Chorus Pro's times are Paris local times, without an offset
@@ -88,16 +87,6 @@ def deposit(ctx: Context, rec: InvoiceRecord, inv: Invoice, recipient: Recipient
 
 # --- the status sweep ------------------------------------------------------------------------
 
-def _cursor(ctx: Context, supplier_id: str, value: str | None = None) -> str | None:
-    db, table = ctx.client("dynamodb"), ctx.settings.require("invoices_table")
-    key = {"PK": {"S": f"CHORUS#{supplier_id}"}, "SK": {"S": "CURSOR"}}
-    if value is None:
-        item = db.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-        return item["at"]["S"] if item else None
-    db.put_item(TableName=table, Item={**key, "at": {"S": value}})
-    return value
-
-
 def sweep(ctx: Context) -> dict[str, Any]:
     """For each supplier with Chorus Pro access: its invoices whose status changed since the last
     pass, each status recorded once on the invoice (a status the lifecycle refuses is reported,
@@ -108,7 +97,7 @@ def sweep(ctx: Context) -> dict[str, Any]:
         supplier = ctx.directory.supplier(supplier_id)
         if supplier.chorus is None:
             continue
-        last = _cursor(ctx, supplier_id)
+        last, _ = platforms.read_cursor(ctx, "chorus", supplier_id)
         since = clock.parse_iso(last) - OVERLAP if last else now - timedelta(days=30)
         fmt = "%Y-%m-%dT%H:%M"
         for item in client(ctx, supplier).invoices_changed(since.astimezone(PARIS).strftime(fmt),
@@ -120,7 +109,7 @@ def sweep(ctx: Context) -> dict[str, Any]:
                 skipped += 1
                 logger.warning("Chorus Pro status not applied", extra={"supplier_id": supplier_id, "status": item.get("statut"),
                                                                        "why": getattr(exc, "message", str(exc))})
-        _cursor(ctx, supplier_id, clock.iso(now))
+        platforms.write_cursor(ctx, "chorus", supplier_id, clock.iso(now))
     count("ChorusStatuses", recorded)
     return {"seen": seen, "recorded": recorded, "skipped": skipped}
 
@@ -148,10 +137,8 @@ def _apply(ctx: Context, supplier_id: str, item: dict[str, Any]) -> int:
     _apply_status(ctx, supplier_id, rec, code, source, reason_code=status if "reason" in rule.needs else None,
                   reason=comment or None, amount=None, currency=None, at=at, reference=reference, extra=extra)
     if status == "MISE_A_DISPOSITION":  # made available to the buyer: the Chorus recipient's delivery
-        for r in chorus_recipients(ctx.directory.customer(supplier_id, rec.customer_id or "")):
-            apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=EventKind.DELIVERED, at=at or clock.now(),
-                                                     recipient_id=r.id, actor="platform:chorus_pro",
-                                                     id=f"chorus-delivered:{r.id}", detail={"channel": "chorus_pro"}))
+        platforms.delivered(ctx, invoice_id, chorus_recipients(ctx.directory.customer(supplier_id, rec.customer_id or "")),
+                            at, "chorus")
     if rule.kind in WAKING:
         wake(ctx, invoice_id, rule.kind.value)
     return 1

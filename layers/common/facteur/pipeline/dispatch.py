@@ -20,8 +20,8 @@ from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
 from ..tracking.store import Event, apply_event
 
-AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO})
-MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})  # what carries reminders and notices (Chorus Pro: invoices only)
+AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO, Channel.PA})
+MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})  # what carries reminders and notices (platforms: invoices only)
 CONFIRMED_ON_SEND = frozenset({Channel.HTTP})  # the receiver's 2xx is the delivery
 DEFERRED_RETRY = frozenset({Channel.HTTP})  # a receiver down for hours: retried by the path for 24 h (deliveries.BACKOFF)
 

@@ -58,6 +58,12 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
         from .chorus import deposit
 
         return deposit(ctx, rec, inv, recipient)
+    if recipient.channel is Channel.PA:
+        if message.kind != "invoice":
+            raise PermanentError("a PA carries invoices and lifecycle statuses, not reminders", code="pa_no_messages")
+        from . import pa
+
+        return pa.deposit(ctx, rec, inv, recipient, purpose)
     rules = customer.email
     attachments = []
     if recipient.attach_document and not rules.link_only:

@@ -24,7 +24,7 @@ from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
-from . import chorus, dunning
+from . import chorus, dunning, pa
 from .corrections import correction_findings
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for
@@ -68,6 +68,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
     not_read = unread(read.xml, read.syntax, inv) if read.xml is not None else []  # what Facteur could not take
     findings += check_seller(inv, supplier) + check_customer(inv, customer) + _losses(inv, customer, not_read)
     findings += chorus.check(ctx, supplier, customer, inv)  # the public buyer's rules, asked of Chorus Pro
+    findings += pa.check(ctx, supplier, customer, inv)  # the buyer's address in the French directory, asked of the PA
     findings += correction_findings(ctx, invoice_id, inv)  # a correction chain that loops, a reissue without credit note
     blocking = [f for f in findings if f.blocking]
     as_dicts = [f.model_dump(mode="json", exclude_none=True) for f in findings]
@@ -220,6 +221,7 @@ def progress(ctx: Context, invoice_id: str) -> dict:
     stands: paid, closed, wait (until the next action, or an event that wakes it), or continue (its
     execution nears Step Functions' one-year limit: a new one takes over)."""
     rec = ctx.store.get(invoice_id)
+    pa.report(ctx, rec)  # the statuses the seller set (209, 212), to its PA (nothing to read for other customers)
     if rec.status is Status.PAID:  # the common end: one read, nothing else
         return {"outcome": "paid", "wait_seconds": 1}
     return dunning.continuation(ctx, invoice_id, dunning.act(ctx, *_dunning_facts(ctx, invoice_id)))
