@@ -46,7 +46,7 @@ suppliers:
           - {id: bm-compta, name: Service comptabilité, role: payer, email: compta@boulangerie-martin.example}
         milestones: {download_within_hours: 48, remind_every_hours: 72, max_download_reminders: 1}
 """
-SCHEDULED = ("reminder-sweep", "daily-mail", "enrich", "chorus-sweep")
+SCHEDULED = ("reminder-sweep", "daily-mail", "enrich", "platform-sweep")
 
 
 def run_path(path: str, n: int) -> tuple[dict, dict, int]:

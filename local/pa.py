@@ -8,8 +8,9 @@ It checks what a real one checks: the bearer token, the multipart parts, the `sh
 (`ChecksumMismatch`), the flow's syntax (an invoice it cannot read: `InvalidSchema`), a tracking id
 used twice (`AlreadyExistingFlow`), the size (413), the `limit` (400). Refusals found after the
 upload are the flow's acknowledgement (`Error` with details), as the contract says. It can be told
-to fail first (`script`: HTTP statuses, or "expire" to refuse the next token as expired) and to
-reject the next invoice (`reject_next`). The buyer's side answers with lifecycle flows (CDAR) that
+to fail first (`script`: HTTP statuses; "expire" to refuse the next token as expired;
+"lose_answer" to do the next call and answer 504, as when the answer is lost on the way back)
+and to reject the next invoice (`reject_next`). The buyer's side answers with lifecycle flows (CDAR) that
 Facteur's sweep fetches (`respond`); an accepted invoice gets its 200 "Déposée" at once."""
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class PaFake:
     client_id: str = "pa-client"
     client_secret: str = "pa-secret"
     lines: dict[str, Line] = field(default_factory=dict)
-    script: list[int | str] = field(default_factory=list)
+    script: list[int | str | tuple[str, int | str]] = field(default_factory=list)
     now: Any = None  # callable -> aware datetime (the runtime's virtual clock)
     flows: list[Flow] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -87,7 +88,7 @@ class PaFake:
                 with fake.lock:
                     fake.requests.append({"method": method, "path": self.path, "headers": headers,
                                           "body": raw[:4000].decode("utf-8", "replace")})
-                    scripted = fake.script.pop(0) if fake.script and self.path != "/token" else None
+                    scripted = fake.scripted(f"{method} {urlparse(self.path).path}") if self.path != "/token" else None
                 if isinstance(scripted, int):
                     return self._error(scripted, {429: "TOO_MANY_REQUESTS", 503: "RESOURCE_ERROR"}.get(scripted,
                                                                                                      "INTERNAL_ERROR"))
@@ -102,6 +103,8 @@ class PaFake:
                     answer = fake.route(method, unquote(url.path), query, headers, raw)
                 except _Refused as exc:
                     return self._error(exc.status, exc.code, exc.message)
+                if scripted == "lose_answer":  # done, and the answer lost on the way back (a gateway timeout)
+                    return self._error(504, "RESOURCE_ERROR", "upstream timeout")
                 if isinstance(answer, bytes):
                     return self._send(200, raw=answer, ctype="application/octet-stream")
                 status, body = answer
@@ -128,6 +131,17 @@ class PaFake:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+    def scripted(self, request: str) -> int | str | None:
+        """The next scripted answer for this request: a plain entry applies to any call, a
+        (request, answer) pair only to that request (e.g. "POST /flow-service/v1/flows")."""
+        for i, entry in enumerate(self.script):
+            if not isinstance(entry, tuple):
+                return self.script.pop(i)  # type: ignore[return-value]
+            if request == entry[0]:
+                self.script.pop(i)
+                return entry[1]
+        return None
 
     def _now(self) -> str:
         now = self.now() if self.now else datetime.now(UTC)

@@ -17,7 +17,7 @@ from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, ParkInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import actions, agency, chorus, corrections
+from facteur.pipeline import actions, agency, chorus, corrections, pa
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -190,9 +190,20 @@ def ses_handler(event, context):
 @metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def chorus_sweep_handler(event, context):
-    """The schedule: Chorus Pro statuses changed since the last pass, recorded on each invoice."""
-    return chorus.sweep(get_context())
+def platform_sweep_handler(event, context):
+    """The schedule: the statuses Chorus Pro and the suppliers' PAs changed since the last pass, recorded
+    on each invoice. One platform down does not stop the other; its error is raised after (retried)."""
+    ctx = get_context()
+    out, failed = {}, None
+    for name, sweep in (("chorus", chorus.sweep), ("pa", pa.sweep)):
+        try:
+            out[name] = sweep(ctx)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the other platform's pass
+            logger.exception("platform sweep failed", extra={"platform": name})
+            failed = failed or exc
+    if failed is not None:
+        raise failed
+    return out
 
 
 @logger.inject_lambda_context

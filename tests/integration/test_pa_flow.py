@@ -31,6 +31,12 @@ def fake():
     f.stop()
 
 
+def meta(pa: AfnorPlatform, flow_id: str) -> dict:
+    flow = pa.flow(flow_id)
+    assert flow is not None
+    return flow
+
+
 def make(fake: PaFake, secret: str | None = None) -> AfnorPlatform:
     config = PaConfig(name="PA Test", secret_id="facteur/pa/atelier-dupont", token_url=f"{fake.url}/token",
                       flow_api=f"{fake.url}/flow-service", directory_api=f"{fake.url}/directory-service",
@@ -55,7 +61,7 @@ def test_a_submission_is_multipart_with_its_checksum_and_idempotent_by_tracking_
     found = list(pa.search({"updatedAfter": "2000-01-01T00:00:00Z", "flowType": ["CustomerInvoiceLC"]}))
     assert [f["flowDirection"] for f in found] == ["In"]
     assert b"<ram:ProcessConditionCode>200</ram:ProcessConditionCode>" in pa.flow_file(found[0]["flowId"])
-    assert pa.flow(found[0]["flowId"])["flowSyntax"] == "CDAR" and pa.flow("FLOW-nope") is None
+    assert meta(pa, found[0]["flowId"])["flowSyntax"] == "CDAR" and pa.flow("FLOW-nope") is None
     assert sum(1 for r in fake.requests if r["path"] == "/token") == 1  # one token for all these calls
 
 
@@ -63,19 +69,18 @@ def test_refusals_after_upload_are_the_flows_acknowledgement(fake):
     pa = make(fake)
     token = pa._token()
     data = PDF.read_bytes()
-    res = requests.post(f"{fake.url}/flow-service/v1/flows", headers={"Authorization": f"Bearer {token}"}, timeout=10, files={
-        "flowInfo": (None, json.dumps({"name": "x.pdf", "flowSyntax": "Factur-X", "sha256": "0" * 64,
-                                       "trackingId": "t-1"}), "application/json"),
-        "file": ("x.pdf", data, "application/pdf")})
+    info = json.dumps({"name": "x.pdf", "flowSyntax": "Factur-X", "sha256": "0" * 64, "trackingId": "t-1"})
+    res = requests.post(f"{fake.url}/flow-service/v1/flows", headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                        files=[("flowInfo", (None, info, "application/json")), ("file", ("x.pdf", data, "application/pdf"))])
     assert res.status_code == 202
-    flow = pa.flow(res.json()["flowId"])
+    flow = meta(pa, res.json()["flowId"])
     assert flow["acknowledgement"]["status"] == "Error"
     assert flow["acknowledgement"]["details"][0]["reasonCode"] == "ChecksumMismatch"
     fake.reject_next = "Adresse de facturation inconnue"
     rejected = pa.submit(data, "y.pdf", syntax="Factur-X", tracking_id="t-2")
-    assert pa.flow(rejected["flowId"])["acknowledgement"]["details"][0]["reasonMessage"] == "Adresse de facturation inconnue"
+    assert meta(pa, rejected["flowId"])["acknowledgement"]["details"][0]["reasonMessage"] == "Adresse de facturation inconnue"
     unreadable = pa.submit(b"%PDF-1.4 not an invoice", "z.pdf", syntax="Factur-X", tracking_id="t-3")
-    assert pa.flow(unreadable["flowId"])["acknowledgement"]["details"][0]["reasonCode"] == "InvalidSchema"
+    assert meta(pa, unreadable["flowId"])["acknowledgement"]["details"][0]["reasonCode"] == "InvalidSchema"
 
 
 def test_an_expired_token_is_renewed_once(fake):

@@ -84,11 +84,11 @@ def test_the_customer_check_and_dispatch_agree_on_who_is_reachable():
     from facteur.pipeline.dispatch import plan_dispatch
 
     inv = read_document((Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
-    portal = {"id": "portal", "name": "Portail", "channel": "pa", "endpoint": "0225:552100554"}
+    portal = {"id": "portal", "name": "Portail", "channel": "peppol", "endpoint": "0225:552100554"}
     only_http = Customer.model_validate({"id": "c", "name": "Client", "recipients": [portal]})
     assert plan_dispatch(only_http).deliveries == []
     (held,) = [f for f in check_customer(inv, only_http) if f.blocking]
-    assert held.rule == "CUST-NO-RECIPIENT" and "portal: channel 'pa' is not available yet" in held.message
+    assert held.rule == "CUST-NO-RECIPIENT" and "portal: channel 'peppol' is not available yet" in held.message
     mixed = Customer.model_validate({"id": "c", "name": "Client",
                                      "recipients": [portal, {"id": "ap", "name": "AP", "email": "ap@client.example"}]})
     findings = check_customer(inv, mixed)

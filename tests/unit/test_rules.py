@@ -12,7 +12,7 @@ from facteur.pipeline.dispatch import plan_dispatch
 def customer() -> Customer:
     return Customer.model_validate({"id": "c", "name": "C", "recipients": [
         {"id": "a", "name": "A", "email": "a@c.example"},
-        {"id": "b", "name": "B", "channel": "pa", "endpoint": "0225:552100554"},
+        {"id": "b", "name": "B", "channel": "peppol", "endpoint": "0225:552100554"},
         {"id": "h", "name": "H", "channel": "http", "endpoint": "https://c.example/hook"},  # no signing secret
         {"id": "n", "name": "N"},
     ]})
@@ -21,7 +21,7 @@ def customer() -> Customer:
 def test_plan_dispatch_lists_the_unreachable_with_the_reason():
     plan = plan_dispatch(customer())
     assert [p.recipient.id for p in plan.deliveries] == ["a"]
-    assert dict(plan.unreachable) == {"b": "channel 'pa' is not available yet", "n": "no e-mail address",
+    assert dict(plan.unreachable) == {"b": "channel 'peppol' is not available yet", "n": "no e-mail address",
                                       "h": "a webhook needs its endpoint URL and its signing secret (secret_id)"}
     assert plan_dispatch(customer(), skip=frozenset({"a"})).deliveries == []
 
