@@ -47,6 +47,10 @@ BUYERS = {
                           "vat_id": "FR66812345627", "electronic_address": "812345627",
                           "electronic_address_scheme": "0225", "line1": "2 quai Rambaud", "city": "Lyon",
                           "postcode": "69002", "country": "FR"},
+    "hotels-du-rhone": {"name": "Hôtels du Rhône SA", "legal_id": "443061841", "legal_id_scheme": "0002",
+                        "vat_id": "FR64443061841", "electronic_address": "443061841",
+                        "electronic_address_scheme": "0225", "line1": "30 quai Perrache", "city": "Lyon",
+                        "postcode": "69002", "country": "FR"},
     "mairie-de-lyon": {"name": "Mairie de Lyon", "legal_id": "216900001", "legal_id_scheme": "0002",
                        "vat_id": "FR56216900001", "electronic_address": "216900001",
                        "electronic_address_scheme": "0225", "line1": "1 place de la Comédie", "city": "Lyon",
@@ -60,7 +64,8 @@ NOTES = [
 
 
 def invoice(number: str, buyer: str, lines: list[tuple[str, str, str]], *, po: str | None = None,
-            days: int = 30, issue: date = ISSUE, buyer_reference: str | None = None) -> Invoice:
+            days: int = 30, issue: date = ISSUE, buyer_reference: str | None = None,
+            corrects: tuple[str, date] | None = None) -> Invoice:
     """lines: (name, quantity, unit net price), all at 20 % VAT."""
     body, total = [], Decimal("0")
     for i, (name, qty, price) in enumerate(lines, 1):
@@ -79,6 +84,7 @@ def invoice(number: str, buyer: str, lines: list[tuple[str, str, str]], *, po: s
         "tax_inclusive_amount": str(total + tax), "prepaid_amount": "0.00", "amount_due": str(total + tax),
         "vat_breakdown": [{"taxable_amount": str(total), "tax_amount": str(tax), "category": "S", "rate": "20.00"}],
         "lines": body,
+        "preceding_invoices": [{"number": corrects[0], "issue_date": corrects[1]}] if corrects else [],
     })
 
 
@@ -110,6 +116,13 @@ def main() -> None:
     (INBOX / "FA-2026-1209.json").write_text(
         json.dumps(json.loads(m.model_dump_json(by_alias=True, exclude_none=True)), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8")
+    # Hôtels du Rhône receives through the French network (its PA) as well as by e-mail and on its
+    # API; it refuses FA-2026-1210 (wrong order number), corrected by FA-2026-1211 (BG-3 -> 1210)
+    hr = [("Révision chambres froides - cuisine centrale", "1", "640.00"), ("Filtres à graisse", "4", "22.50")]
+    for number, po, issue, corrects in (("FA-2026-1210", "HR-PO-0001", ISSUE, None),
+                                        ("FA-2026-1211", "HR-PO-7781", ISSUE + timedelta(days=4), ("FA-2026-1210", ISSUE))):
+        h = invoice(number, "hotels-du-rhone", hr, po=po, issue=issue, corrects=corrects)
+        (INBOX / f"{number}.xml").write_bytes(cii.write(h, profile="en16931"))
     # Brasserie du Port prefers one statement of account to a reminder per invoice
     for number, days, item in (("FA-2026-1207", 30, ("Détartrage machine à bière", "1", "260.00")),
                                ("FA-2026-1208", 40, ("Joints de tireuse (lot de 6)", "2", "45.00"))):

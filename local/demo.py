@@ -41,13 +41,17 @@ EXPECTED_MILESTONES = {
                      "resolved", "partially_paid", "formal_notice", "handed_off", "paid"],
 }
 EXPECTED_MILESTONES["FA-2026-1209"] = ["deposited", "converted", "sent", "platform_status", "delivered", "payment_sent", "paid"]
+# Hôtels du Rhône (PA, e-mail and webhook): 1210 refused by the buyer (210 by CDAR), corrected by 1211
+EXPECTED_MILESTONES["FA-2026-1210"] = ["deposited", "sent", "delivered", "platform_status", "refused", "superseded"]
+EXPECTED_MILESTONES["FA-2026-1211"] = ["corrects", "deposited", "sent", "delivered", "platform_status", "approved", "paid",
+                                       "status_reported"]
 # The scenario actions FA-2026-1206 must have had, in order (each once).
 EXPECTED_ACTIONS = ["ask_validator", "courtesy_reminder", "reminder", "reminder", "formal_notice", "hand_off"]
 
 # What must have happened by the end (invoice number or file name -> final status).
 EXPECTED = {"FA-2026-1201": "paid", "FA-2026-1202": "paid", "FA-2026-1203": "paid", "FA-2026-1204": "paid",
             "FA-2026-1205": "held", "FA-2026-1206": "paid", "FA-2026-1207": "paid", "FA-2026-1208": "paid",
-            "FA-2026-1209": "paid",
+            "FA-2026-1209": "paid", "FA-2026-1210": "refused", "FA-2026-1211": "paid",
             "FA-2026-1202-export2.xml": "duplicate", "export-truncated.xml": "rejected"}
 
 
@@ -61,13 +65,14 @@ class Report:
 
 
 class Demo:
-    def __init__(self, out: Path, rt: LocalRuntime, chorus=None):
-        self.out, self.rt, self.chorus = out, rt, chorus
+    def __init__(self, out: Path, rt: LocalRuntime, chorus=None, pa=None):
+        self.out, self.rt, self.chorus, self.pa = out, rt, chorus, pa
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {API_KEY}"
         self.report = Report()
         self.wall = time.monotonic()
         self.digest_shown = False
+        self.channels = ""
 
     # -- output ----------------------------------------------------------------------------
     def say(self, msg: str, at: datetime | None = None) -> None:
@@ -93,7 +98,7 @@ class Demo:
     def intake(self) -> None:
         for name in ["FA-2026-1201.pdf", "FA-2026-1202.xml", "FA-2026-1203.ubl.xml", "FA-2026-1205.ubl.xml",
                      "FA-2026-1206.xml", "FA-2026-1207.json", "FA-2026-1208.json", "FA-2026-1209.json",
-                     "export-truncated.xml"]:
+                     "FA-2026-1210.xml", "export-truncated.xml"]:
             self.rt.drop(SUPPLIER, INBOX / name)
             self.say(f"billing system dropped s3://…/in/{SUPPLIER}/{name}")
         body = (INBOX / "FA-2026-1204.json").read_bytes()
@@ -209,6 +214,14 @@ class Demo:
         self.chorus.advance(number, status)
         self.say(f"Chorus Pro: {number} is now {status} (the 6-hourly sweep follows)")
 
+    def pa_status(self, number: str, code: int, **kw) -> None:
+        """The buyer's side of the French network answers through the PA; the next sweep fetches it."""
+        from facteur.model.lifecycle import LIFECYCLE
+
+        self.pa.respond(number, code, **kw)
+        why = f": {kw.get('reason_code')} {kw.get('reason')}" if kw.get("reason") else ""
+        self.say(f"PA: {number} {code} ({LIFECYCLE[code].label_fr}){why} - a CDAR flow for the 6-hourly sweep")
+
     def worklist(self) -> None:
         res = self.api("GET", "/worklist")
         self.report.expect(res.status_code == 200, f"GET /worklist answered {res.status_code}")
@@ -243,10 +256,21 @@ class Demo:
         self.report.expect(len(reminders) >= 1, "a 'not yet downloaded' reminder for FA-2026-1202")
         self.until(t0 + timedelta(days=2, hours=4), "3 hours after the reminder")
         self.open_link("FA-2026-1202", "ap@nordwind.example")
+        self.pa_status("FA-2026-1210", 202)
+        self.pa_status("FA-2026-1210", 203)
         self.until(t0 + timedelta(days=3), "day 3")
         self.chorus_status("FA-2026-1209", "MISE_A_DISPOSITION")
+        self.pa_status("FA-2026-1210", 210, reason_code="CMD_ERR", reason="Numéro de commande erroné : HR-PO-7781 attendu")
+        self.until(t0 + timedelta(days=4, hours=2), "day 4: the sweep applied the refusal; FA-2026-1210's path has ended")
+        self.rt.drop(SUPPLIER, INBOX / "FA-2026-1211.xml")
+        self.say(f"billing system dropped s3://…/in/{SUPPLIER}/FA-2026-1211.xml (corrects FA-2026-1210: BG-3, order HR-PO-7781)")
+        self.rt.settle()
+        self.open_link("FA-2026-1211", "compta@hotels-du-rhone.example")
+        self.pa_status("FA-2026-1211", 202)
+        self.pa_status("FA-2026-1211", 203)
         self.until(t0 + timedelta(days=6), "day 6")
         self.forward_status("FA-2026-1203", "FA-2026-1203.ubl.xml", 204)
+        self.pa_status("FA-2026-1211", 205)
         self.until(t0 + timedelta(days=8), "day 8")
         self.forward_status("FA-2026-1203", "FA-2026-1203.ubl.xml", 205)
         self.until(t0 + timedelta(days=12), "day 12")
@@ -256,6 +280,11 @@ class Demo:
         self.chorus_status("FA-2026-1209", "MISE_EN_PAIEMENT")
         self.until(t0 + timedelta(days=22), "day 22")
         self.pay("FA-2026-1209", "DGFIP-VIR-2026-998877")
+        self.pay("FA-2026-1211", "VIR-HR-2026-4410")
+        self.rt.settle()
+        sent = [st for st in self.pa.received_statuses() if st[0] == "FA-2026-1211"]
+        self.report.expect(sent == [("FA-2026-1211", 212)], f"FA-2026-1211: statuses sent to the PA {sent}, expected 212 once")
+        self.say(f"Facteur sent the seller's 212 (Encaissée) for FA-2026-1211 to the PA as CDAR: {sent}")
         self.until(t0 + timedelta(days=28), "day 28: Café Lumière had its courtesy reminder on 26 Dec (due-5d)")
         self.lifecycle("FA-2026-1206", {"code": 207, "source": "buyer", "reason_code": "ART_ERR",
                                         "reason": "Meules du moulin non remplacées"}, "Café Lumière disputes (207)")
@@ -299,7 +328,10 @@ class Demo:
                              "input": inv["original_name"], "input_kind": inv.get("input_kind"),
                              "customer": inv.get("customer_id"), "status": inv["status"],
                              "milestones": [{k: e[k] for k in ("at", "kind", "lifecycle_code", "recipient_id", "actor", "detail")
-                                             if k in e} for e in events]}
+                                             if k in e} for e in events],
+                             "recipients": _by_recipient(events),
+                             "lifecycle": [{"code": e["lifecycle_code"], "at": e["at"], "by": e.get("actor")}
+                                           for e in events if e.get("lifecycle_code")]}
             original = s3.get_object(Bucket=docs_bucket, Key=inv["original_key"])["Body"].read()
             (self.out / "originals").mkdir(parents=True, exist_ok=True)
             (self.out / "originals" / f"{inv['invoice_id']}-{inv['original_name']}").write_bytes(original)
@@ -340,6 +372,7 @@ class Demo:
             self.report.expect(want is None or inv["status"] == want, f"{key}: status {inv['status']}, expected {want}")
         self.report.expect(set(EXPECTED) <= set(timeline), f"missing invoices: {sorted(set(EXPECTED) - set(timeline))}")
         (self.out / "timeline.json").write_text(json.dumps(timeline, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.channels = channel_table(timeline)
         return rows
 
     def cost(self) -> dict:
@@ -381,6 +414,32 @@ class Demo:
         return "\n".join(out)
 
 
+def _by_recipient(events: list[dict]) -> dict[str, dict]:
+    """Each recipient's own milestones (sent, delivered, downloaded, bounced, reminded...) on its channel."""
+    out: dict[str, dict] = {}
+    for e in events:
+        rid = e.get("recipient_id")
+        if not rid:
+            continue
+        r = out.setdefault(rid, {"channel": (e.get("detail") or {}).get("channel"), "milestones": []})
+        r["channel"] = r["channel"] or (e.get("detail") or {}).get("channel")
+        r["milestones"].append({"kind": e["kind"], "at": e["at"]})
+    return out
+
+
+def channel_table(timeline: dict[str, dict]) -> str:
+    """Channel x milestone: how many recipients reached each milestone, per channel."""
+    kinds = ["sent", "delivered", "downloaded", "bounced", "reminded", "status_reported"]
+    counts: dict[str, dict[str, int]] = {}
+    for inv in timeline.values():
+        for r in inv.get("recipients", {}).values():
+            row = counts.setdefault(r["channel"] or "?", dict.fromkeys(kinds, 0))
+            for k in {m["kind"] for m in r["milestones"]} & set(kinds):
+                row[k] += 1
+    head = "channel      " + "  ".join(f"{k:>15}" for k in kinds)
+    return "\n".join([head] + [f"{ch:12} " + "  ".join(f"{row[k]:>15}" for k in kinds) for ch, row in sorted(counts.items())])
+
+
 def _prepare(out: Path) -> None:
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
@@ -392,6 +451,9 @@ def _prepare(out: Path) -> None:
 
 HEXA_SECRET_ID = "facteur/webhooks/atelier-dupont/groupe-hexa-api"
 CHORUS_SECRET_ID = "facteur/chorus/atelier-dupont"
+PA_SECRET_ID = "facteur/pa/atelier-dupont"
+HOTELS_SECRET_ID = "facteur/webhooks/atelier-dupont/hotels-du-rhone-api"
+HOTELS_SIREN = "443061841"
 MAIRIE_SIRET = "21690000100018"
 
 
@@ -403,6 +465,7 @@ def _live_directory(rt, out: Path):
     import secrets
 
     from .chorus import ChorusFake, Structure
+    from .pa import Line, PaFake
     from .webhooks import WebhookReceiver
 
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -414,6 +477,12 @@ def _live_directory(rt, out: Path):
     rt.client("secretsmanager").create_secret(Name=CHORUS_SECRET_ID, SecretString=json.dumps({
         "client_id": chorus.client_id, "client_secret": chorus.client_secret, "login": chorus.login,
         "password": chorus.password, "user_id": 12345}))
+    pa = PaFake(lines={HOTELS_SIREN: Line(HOTELS_SIREN, HOTELS_SIREN, "Hôtels du Rhône SA")}, now=rt.now)
+    rt.client("secretsmanager").create_secret(Name=PA_SECRET_ID, SecretString=json.dumps({
+        "client_id": pa.client_id, "client_secret": pa.client_secret}))
+    hotels_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    hotels_api = WebhookReceiver(secret=hotels_secret, script=[503] * 5)
+    rt.client("secretsmanager").create_secret(Name=HOTELS_SECRET_ID, SecretString=hotels_secret)
     extra = out / "logs" / "directory-live.yaml"
     extra.parent.mkdir(parents=True, exist_ok=True)
     text = DIRECTORY.read_text(encoding="utf-8")
@@ -425,7 +494,9 @@ def _live_directory(rt, out: Path):
                         f"secret_id: {HEXA_SECRET_ID}}}")
     text = text.replace(keys, keys + "\n"
                         f"    chorus: {{secret_id: {CHORUS_SECRET_ID}, token_url: \"{chorus.url}/oauth/token\", "
-                        f"api_base: \"{chorus.url}/cpro\"}}")
+                        f"api_base: \"{chorus.url}/cpro\"}}\n"
+                        f"    pa: {{name: PA Exemple, secret_id: {PA_SECRET_ID}, token_url: \"{pa.url}/token\", "
+                        f"flow_api: \"{pa.url}/flow-service\", directory_api: \"{pa.url}/directory-service\"}}")
     text += f"""      - id: mairie-de-lyon
         name: Mairie de Lyon
         siren: "216900001"
@@ -435,10 +506,36 @@ def _live_directory(rt, out: Path):
         recipients:
           - {{id: ml-chorus, name: Mairie de Lyon (Chorus Pro), role: paying_office, channel: chorus_pro,
              endpoint: "{MAIRIE_SIRET}"}}
+      - id: hotels-du-rhone               # three roles on three channels: e-mail, its API, the French network
+        name: Hôtels du Rhône SA
+        siren: "{HOTELS_SIREN}"
+        vat_id: FR64443061841
+        formats: [facturx]
+        recipients:
+          - {{id: hr-compta, name: Comptabilité fournisseurs, role: payer, email: compta@hotels-du-rhone.example}}
+          - {{id: hr-api, name: Portail achats (API), role: validator, channel: http, endpoint: "{hotels_api.url}/invoices",
+             secret_id: {HOTELS_SECRET_ID}}}
+          - {{id: hr-pa, name: Hôtels du Rhône (réseau PA), role: paying_office, channel: pa}}
 """
     extra.write_text(text, encoding="utf-8")
     rt.load_directory(extra)
-    return receiver, chorus
+    return receiver, chorus, pa, hotels_api
+
+
+def _keep_pa(folder: Path, pa) -> None:
+    """demo-out/pa/: every request made to the PA, and every flow both ways (invoices, CDAR messages)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, r in enumerate(pa.requests, start=1):
+        name = r["path"].split("?")[0].strip("/").replace("/", "-").replace(":", "_")
+        (folder / f"{n:03d}-{r['method']}-{name}.json").write_text(json.dumps(
+            {"method": r["method"], "path": r["path"], "request-id": r["headers"].get("request-id"),
+             "body": r["body"] if not r["body"].startswith("--") else "<multipart: flowInfo + file, saved as the flow>"},
+            indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for f in pa.flows:
+        ext = "xml" if f.info["flowSyntax"] == "CDAR" else "pdf"
+        (folder / f"{f.info['flowDirection'].lower()}-{f.id}-{f.info['name'].rsplit('.', 1)[0]}.{ext}").write_bytes(f.data)
+        (folder / f"{f.info['flowDirection'].lower()}-{f.id}.json").write_text(json.dumps(f.info, indent=2) + "\n")
+    pa.stop()
 
 
 def run(out: Path) -> int:
@@ -456,13 +553,15 @@ def run(out: Path) -> int:
             print(f"    local limit: {limit}")
         counts = rt.load_directory(DIRECTORY)
         print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
-        receiver, chorus = _live_directory(rt, out)
+        receiver, chorus, pa, hotels_api = _live_directory(rt, out)
         print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200; "
-              f"Chorus Pro (PISTE) on {chorus.url} for the Mairie de Lyon", flush=True)
-        demo = Demo(out, rt, chorus)
+              f"Chorus Pro (PISTE) on {chorus.url} for the Mairie de Lyon; a PA (AFNOR flow and directory APIs) on "
+              f"{pa.url} and the Hôtels du Rhône's API ({hotels_api.url}, 503 five times before 200)", flush=True)
+        demo = Demo(out, rt, chorus, pa)
         print("2/5 intake: S3 drops and an API post", flush=True)
         demo.intake()
-        print("3/5 ten virtual weeks: downloads, reminders, a dispute, a formal notice, a hand-off, payments", flush=True)
+        print("3/5 ten virtual weeks: downloads, reminders, a dispute, a refusal through the PA and its correction, "
+              "a formal notice, a hand-off, payments", flush=True)
         demo.story()
         print("4/5 collecting documents, e-mails and timelines; checking every produced document", flush=True)
         rows = demo.collect()
@@ -478,12 +577,19 @@ def run(out: Path) -> int:
         demo.report.expect(len(received) >= 1 and all(r.valid for r in received), "Groupe Hexa's API received no signed webhook")
         demo.report.expect(len({r.headers["webhook-id"] for r in receiver.requests}) == len(received),
                            "a webhook delivery was taken twice")
+        issued = sorted(r.json["data"].get("number", "") for r in hotels_api.accepted() if r.json["type"] == "invoice.issued")
+        demo.report.expect(issued == ["FA-2026-1210", "FA-2026-1211"] and all(r.valid for r in hotels_api.accepted())
+                           and sum(1 for r in hotels_api.requests if r.status == 503) == 5,
+                           f"the Hôtels du Rhône's API took the invoices {issued}, expected 1210 (after five 503s) and "
+                           "1211, each once")
         (out / "webhooks").mkdir(exist_ok=True)
-        for n, r in enumerate(receiver.requests, start=1):
-            (out / "webhooks" / f"{n:02d}-{r.status}.json").write_text(
-                json.dumps({"status": r.status, "signature_valid": r.valid, "headers": r.headers, "body": r.json},
-                           indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        receiver.stop()
+        for who, rec in (("groupe-hexa", receiver), ("hotels-du-rhone", hotels_api)):
+            for n, r in enumerate(rec.requests, start=1):
+                (out / "webhooks" / f"{who}-{n:02d}-{r.status}.json").write_text(
+                    json.dumps({"status": r.status, "signature_valid": r.valid, "headers": r.headers, "body": r.json},
+                               indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            rec.stop()
+        _keep_pa(out / "pa", pa)
         (out / "chorus").mkdir(exist_ok=True)
         for n, r in enumerate(chorus.requests, start=1):
             body = r["body"]
@@ -499,18 +605,22 @@ def run(out: Path) -> int:
         mails = len(rt.outbox.mails)
         schedules = ", ".join(f"{k.split('-', 1)[-1]} x{v}" for k, v in sorted(fired.items()))
         stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, {len(received)} webhook(s) taken "
-                 f"(after {len(receiver.requests) - len(received)} 503s, retried 1 and 5 min later), schedules fired: {schedules}; "
+                 f"by Groupe Hexa (after {len(receiver.requests) - len(received)} 503s, retried 1 and 5 min later), "
+                 f"{len(hotels_api.accepted())} by the Hôtels du Rhône (after 5 503s: 1, 5, 15, 60 min, 3 h), "
+                 f"{len(pa.flows)} PA flows, schedules fired: {schedules}; "
                  f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
     print("5/5 summary")
     print(table)
+    print("channel x milestone (recipients reaching it; timeline.json has each recipient's and the lifecycle codes apart)")
+    print(demo.channels)
     for key, c in cost["per_invoice"].items():
         print(f"cost {key}: {c['status']}{' day ' + str(c['paid_day']) if c['paid_day'] is not None else ''}, "
               f"{c['transitions']:g} transitions, {c['lambda_invocations']:g} invocations, "
               f"{c['ddb_write_units'] + c['ddb_index_write_units']:g} write units, {c['ses_messages']:g} e-mails: "
               f"${c['usd_per_1000']['total']:.2f} per 1,000 invoices (cost.json)")
     print(stats)
-    (out / "summary.txt").write_text(table + "\n" + stats + "\n", encoding="utf-8")
-    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, chorus/, lifecycle/, downloads/, originals/, "
+    (out / "summary.txt").write_text(table + "\n\n" + demo.channels + "\n\n" + stats + "\n", encoding="utf-8")
+    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, chorus/, pa/, lifecycle/, downloads/, originals/, "
           "timeline.json, worklist.json, cost.json, summary.txt, logs/")
     if demo.report.problems:
         print("DEMO FAILED:", file=sys.stderr)

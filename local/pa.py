@@ -238,7 +238,7 @@ class PaFake:
             raise _Refused(400, "MISSING_REQUIRED_FIELD", "where needs at least one criterion; limit is 1 to 100")
         with self.lock:
             found = [f.info for f in self.flows if _matches(f.info, where)]
-        found.sort(key=lambda i: (i["updatedAt"], i["flowId"]))
+        found.sort(key=lambda i: i["updatedAt"])  # stable: flows updated at the same time stay in the order they came
         start = int(json.loads(base64.b64decode(body["cursor"]))["offset"]) if body.get("cursor") else 0
         chunk = found[start:start + limit]
         out: dict[str, Any] = {"limit": limit, "filters": where, "results": chunk}

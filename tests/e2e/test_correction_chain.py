@@ -47,6 +47,8 @@ def status(rt, iid: str) -> dict:
 def test_a_refused_invoice_is_corrected_and_a_chain_that_keeps_being_refused_stops(rt):
     first, number = post(rt)
     refuse(rt, first)
+    on_worklist = {i["invoice_id"] for i in api(rt, "GET", "/worklist").json()["items"] if "invoice_id" in i}
+    assert first in on_worklist  # refused: the supplier must issue a correction
     chain = [(first, number)]
     for depth in (1, 2, 3):
         iid, num = post(rt, refers_to=chain[-1][1])
@@ -56,6 +58,8 @@ def test_a_refused_invoice_is_corrected_and_a_chain_that_keeps_being_refused_sto
         assert "superseded" in kinds(rt, chain[-1][0])
         refuse(rt, iid)
         chain.append((iid, num))
+    on_worklist = {i["invoice_id"] for i in api(rt, "GET", "/worklist").json()["items"] if "invoice_id" in i}
+    assert first not in on_worklist and chain[-1][0] in on_worklist  # corrected ones are settled; the last is not
     fourth, _ = post(rt, refers_to=chain[-1][1])
     inv = status(rt, fourth)
     assert inv["status"] == "held"

@@ -22,8 +22,15 @@ def test_demo_runs_the_whole_job_and_leaves_its_outputs(tmp_path, capsys):
     pdfs = sorted(p.name for p in (out / "documents").glob("*.pdf"))
     assert pdfs == ["FA-2026-1201.pdf", "FA-2026-1202.pdf", "FA-2026-1203.pdf", "FA-2026-1204.pdf",
                     "FA-2026-1206-formal_notice.pdf", "FA-2026-1206.pdf", "FA-2026-1207.pdf", "FA-2026-1208.pdf",
-                    "FA-2026-1209.pdf"]
+                    "FA-2026-1209.pdf", "FA-2026-1210.pdf", "FA-2026-1211.pdf"]
     assert any((out / "chorus").glob("CPP*.pdf"))  # the flow deposited on Chorus Pro
+    # the PA: the two invoices submitted, the buyer's refusal (210) in, the seller's 212 out
+    assert len(list((out / "pa").glob("out-*.pdf"))) == 2 and len(list((out / "pa").glob("out-*212.xml"))) == 1
+    assert any((out / "pa").glob("in-*FA-2026-1210-210.xml"))
+    hotels = timeline["FA-2026-1211"]
+    assert {r: v["channel"] for r, v in hotels["recipients"].items()} == {"hr-compta": "email", "hr-api": "http", "hr-pa": "pa"}
+    assert [x["code"] for x in hotels["lifecycle"]] == [200, 202, 203, 205, 212]
+    assert [m["kind"] for m in hotels["recipients"]["hr-pa"]["milestones"]] == ["sent", "delivered", "status_reported"]
     case = json.loads((out / "documents" / "FA-2026-1206-collection_case.json").read_text())
     assert case["invoices"][0]["total"] == "465.09"  # 420.00 still due + 5.09 interest + 40.00 indemnity
     cost = json.loads((out / "cost.json").read_text())

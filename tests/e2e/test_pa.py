@@ -118,7 +118,7 @@ def test_submitted_once_followed_by_the_sweep_and_the_payment_reported_back(rt, 
 
     assert check(out[0].data).blocking == []
     reported = [e for e in timeline(rt, iid) if e["kind"] == "status_reported"]
-    assert [(e["recipient_id"], e["detail"]["lifecycle_code"]) for e in reported] == [("hr-pa", 212)]
+    assert [(e["recipient_id"], e["detail"]["status_code"]) for e in reported] == [("hr-pa", 212)]
 
 
 def test_a_refusal_by_cdar_ends_the_path_with_the_buyers_reason(rt, pa):

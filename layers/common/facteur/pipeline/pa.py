@@ -152,7 +152,7 @@ def report(ctx: Context, rec: InvoiceRecord, inv: Invoice | None = None) -> int:
             return str(flow["flowId"])
 
         out = deliver(ctx, rec.invoice_id, plan, purpose, send, event_kind=EventKind.STATUS_REPORTED,
-                      detail={"lifecycle_code": code})
+                      detail={"status_code": code})  # not a new status: the one recorded, sent on
         settle(out, plan, require_one=False)
         sent += len(out.sent)
     return sent
@@ -189,8 +189,9 @@ def sweep(ctx: Context) -> dict[str, Any]:
         pa = client(ctx, supplier)
         last, seen = platforms.read_cursor(ctx, "pa", supplier_id)
         since = clock.parse_iso(last) - OVERLAP if last else clock.now() - FIRST_SWEEP
+        # in the PA's order (by updatedAt; flows of the same instant as the PA lists them: 202 before 203)
         flows = sorted(pa.search({"updatedAfter": clock.iso(since), "flowType": ["CustomerInvoice", "CustomerInvoiceLC"]}),
-                       key=lambda f: (str(f.get("updatedAt")), str(f.get("flowId"))))
+                       key=lambda f: clock.parse_iso(str(f.get("updatedAt"))))
         for flow in flows:
             mark = f"{flow.get('flowId')}@{flow.get('updatedAt')}"
             if mark in seen:
@@ -254,15 +255,19 @@ def _lifecycle_flow(ctx: Context, supplier: Supplier, pa: AfnorPlatform, flow: d
             results.append(_not_applied(ctx, supplier, flow, key, f"invoice {st.invoice_number} is not one of {supplier.id}'s"))
             continue
         rec = ctx.store.get(invoice_id)
+        # a CDAR's time is to the second: never before the submission it answers (the timeline stays in order)
+        submitted = [e.at for e in ctx.store.timeline(invoice_id) if e.kind is EventKind.SENT
+                     and (e.detail or {}).get("channel") == "pa"]
+        at = max([msg.issued_at, *submitted])
         extra = {"platform": "pa", "flow_id": flow_id, "message_id": msg.id, "cdar_key": key,
                  **({"cdar_findings": findings} if findings else {})}
         source = Source(msg.source) if msg.source else None
         result = _status(ctx, supplier, rec, st.code, source, reason_code=st.reason_code, reason=st.reason,
-                         amount=st.amount, at=msg.issued_at, reference=f"pa:{flow_id}:{st.code}", extra=extra)
+                         amount=st.amount, at=at, reference=f"pa:{flow_id}:{st.code}", extra=extra)
         results.append(result)
         if result == "recorded" and st.code in (202, 203):  # the buyer's platform has it: the PA recipient's delivery
             customer = ctx.directory.customer(supplier.id, rec.customer_id) if rec.customer_id else None
-            platforms.delivered(ctx, invoice_id, pa_recipients(customer), msg.issued_at, "pa")
+            platforms.delivered(ctx, invoice_id, pa_recipients(customer), at, "pa")
     return "recorded" if "recorded" in results else (results[0] if results else "skipped")
 
 

@@ -2,7 +2,8 @@
 
 Everything else runs on its own (checks, sending, reminders, lifecycle); what lands here is what
 the automatic path could not settle: held by the checks, failed, refused or rejected, disputed or
-suspended by the buyer, closed unpaid after every reminder. Read through the supplier's status
+suspended by the buyer, closed unpaid after every reminder (a refused or closed invoice that a
+correction or a credit note supersedes is settled). Read through the supplier's status
 index (GSI1), newest first, a bounded page per status."""
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def worklist(ctx: Context, supplier_id: str, per_status: int = 50) -> dict[str, 
         records, more = ctx.store.by_supplier(supplier_id, status.value, per_status)
         for rec in records:
             timeline = ctx.store.timeline(rec.invoice_id)
+            if status in (Status.REFUSED, Status.CLOSED) and any(e.kind is EventKind.SUPERSEDED for e in timeline):
+                continue  # the supplier already issued its correction (or credit note): nothing left to do here
             tried: dict[str, int] = {}
             for e in timeline:
                 if e.kind in TRIED:

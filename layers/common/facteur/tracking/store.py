@@ -229,7 +229,9 @@ class InvoiceStore(Table):
         return self._de(res.get("Item", {}))
 
     def _event_item(self, ev: Event) -> dict[str, Any]:
-        return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{secrets.token_hex(3)}",
+        # ordered by when it happened, then by when it was recorded (two statuses of the same second stay in order)
+        recorded = clock.now().strftime("%Y%m%d%H%M%S%f")
+        return {"PK": f"INV#{ev.invoice_id}", "SK": f"EV#{clock.iso(ev.at)}#{recorded}#{secrets.token_hex(3)}",
                 "kind": ev.kind.value, "at": clock.iso(ev.at), "actor": ev.actor, "recipient_id": ev.recipient_id,
                 "detail": ev.detail or None, "lifecycle_code": ev.french_code, "event_id": ev.id,
                 "recorded_at": clock.iso(clock.now())}
