@@ -62,7 +62,7 @@ class Deployer:
         self.schedules: dict[str, dict[str, Any]] = {}  # rule name -> {expression, targets}
         self.c = {s: boto3.client(s, region_name=region) for s in
                   ("s3", "dynamodb", "lambda", "iam", "stepfunctions", "events", "secretsmanager", "ssm", "sqs",
-                   "sesv2", "ses", "logs", "sns", "cloudwatch")}
+                   "sesv2", "ses", "logs", "sns", "cloudwatch", "transfer")}
         self.alarms: list[str] = []
         self.rotations: dict[str, dict[str, Any]] = {}  # secret -> rotation function and rules
 
@@ -156,7 +156,8 @@ class Deployer:
                 for n in self.resolve(raw).get("LambdaConfigurations", [])]}
             self.c["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
         for name, out in self.template.get("Outputs", {}).items():
-            self.outputs[name] = self.resolve(out["Value"])
+            if "Condition" not in out or self.condition(out["Condition"]):
+                self.outputs[name] = self.resolve(out["Value"])
         return self
 
     def _order(self, resources: dict) -> list[str]:
@@ -398,6 +399,13 @@ class Deployer:
     def _create_AWS_ApiGateway_Account(self, logical, p, res):
         # An account-wide API Gateway setting (the role it logs with): nothing to run locally.
         self.physical[logical] = logical
+
+    def _create_AWS_Transfer_Connector(self, logical, p, res):
+        # moto keeps the connector; the local runtime's AS2 relay (local/as2.py) plays the partner
+        cid = self.c["transfer"].create_connector(Url=p["Url"], AccessRole=p["AccessRole"],
+                                                  **({"As2Config": p["As2Config"]} if "As2Config" in p else {}))["ConnectorId"]
+        self.physical[logical] = cid
+        self.attrs[logical] = {"ConnectorId": cid, "Arn": self._arn("transfer", f"connector/{cid}")}
 
     def _create_AWS_SES_ConfigurationSet(self, logical, p, res):
         self.c["sesv2"].create_configuration_set(ConfigurationSetName=p["Name"])

@@ -30,6 +30,7 @@ import boto3
 import requests
 
 from . import faults as fault_injection
+from .as2 import As2Outbox, As2Relay, install_as2
 from .deployer import ACCOUNT, Deployer
 from .faults import Faults
 from .gateway import LocalApiGateway
@@ -81,6 +82,7 @@ class LocalRuntime:
         self.registry = FunctionRegistry(root)
         self.faults = Faults()
         self.outbox = Outbox(self.clock.now_dt)
+        self.as2 = As2Outbox(self.clock.now_dt)
         self.schedules: list[ScheduledRule] = []
         self.fired: list[tuple[str, datetime, bool]] = []
         self._saved_env: dict[str, str] | None = None
@@ -128,6 +130,7 @@ class LocalRuntime:
         install_clock(self.clock)
         install_events()
         install_outbox(self.outbox)
+        install_as2(self.as2)
         import facteur.context
 
         facteur.context.reset_context()
@@ -138,6 +141,9 @@ class LocalRuntime:
                                        now_epoch_ms=lambda: int(self.clock.now() * 1000), control=self.control).start()
         self.deployer = Deployer(self.root, REGION, parameters={
             "Stage": self.stage, "PublicApiUrl": self.gateway.url, "MailFrom": self.mail_from,
+            # one EDI trading partner, played by the AS2 relay (local/as2.py)
+            "EdiPartnerAs2Url": "http://127.0.0.1:4080/as2", "EdiLocalProfileId": "p-00000000000000001",
+            "EdiPartnerProfileId": "p-00000000000000002",
         }).deploy(self.root / "template.yaml")
         self._wire_functions()
         from . import meter
@@ -153,6 +159,8 @@ class LocalRuntime:
         self.verify_sender(self.mail_from)
         self.relay = Relay(self.outbox, self.client("events"), self.out_dir / "mail" if self.out_dir else None,
                            self.deployer.ses_event_types, REGION, ACCOUNT)
+        self.as2_relay = As2Relay(self.as2, self.client("events"), self.client("s3"),
+                                  self.out_dir / "edi" if self.out_dir else None, REGION, ACCOUNT)
         now = self.clock.now_dt()
         for name, rule in sorted(self.deployer.schedules.items()):
             if rule["enabled"]:
@@ -285,10 +293,11 @@ class LocalRuntime:
         limit = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < limit:
-            if self.outbox.pending and self.registry.inflight == 0:
+            if (self.outbox.pending or self.as2.pending) and self.registry.inflight == 0:
                 # Relayed once the sending handler has returned (and recorded 'sent'/'reminded'):
-                # SES delivers seconds after accepting a message, never before.
+                # SES delivers seconds after accepting a message, an AS2 partner answers its MDN, never before.
                 self.relay.pump()
+                self.as2_relay.pump()
                 quiet = 0
                 continue
             sleepers, due = self.clock.waiting()
@@ -375,5 +384,5 @@ class LocalRuntime:
                 rule.next_at = rule.schedule.next_after(at)
                 # The invocation has returned: only what it set going (an execution started or woken,
                 # a mail to relay) needs settling; a pass that found nothing to do needs none.
-                if settle and (self._side_effects() != before or self.outbox.pending):
+                if settle and (self._side_effects() != before or self.outbox.pending or self.as2.pending):
                     self.settle()

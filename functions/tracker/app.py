@@ -17,7 +17,7 @@ from facteur.errors import InvalidInput, NotFound, public_cause
 from facteur.model.events import FailureInput, ParkInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
-from facteur.pipeline import actions, agency, chorus, corrections, pa
+from facteur.pipeline import actions, agency, chorus, corrections, edi, pa
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
@@ -185,6 +185,15 @@ def ses_handler(event, context):
     """EventBridge rule on SES events (source aws.ses)."""
     detail = parse(event, model=EventBridgeModel).detail
     return record_ses_event(get_context(), SesEventDetail.model_validate(detail).model_dump())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def transfer_handler(event, context):
+    """Transfer Family's AS2 events (EventBridge): the trading partner's MDN settles an EDI delivery."""
+    ev = parse(event, model=EventBridgeModel)
+    return edi.record_transfer_event(get_context(), ev.detail_type, dict(ev.detail) if isinstance(ev.detail, dict) else {})
 
 
 @metrics.log_metrics

@@ -31,3 +31,20 @@ def parse(data: bytes, *, what: str = "XML") -> etree._Element:
         raise RejectedInput(f"{what} declares a DOCTYPE/DTD, which is refused (XXE and entity-expansion protection)",
                             code="xml_dtd_refused")
     return root
+
+
+def parse_declared(data: bytes, *, what: str = "XML") -> etree._Element:
+    """For formats that always declare their DTD by reference (cXML): a DOCTYPE naming an external
+    DTD is allowed and never loaded; an internal subset or an entity declaration is refused as in `parse`."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    upper = head.upper()
+    if b"<!ENTITY" in upper or (b"<!DOCTYPE" in upper and b"[" in head[upper.index(b"<!DOCTYPE"):head.find(b">", upper.index(b"<!DOCTYPE")) + 1]):
+        raise RejectedInput(f"{what} declares entities or an internal DTD subset, which is refused (XXE and entity-expansion "
+                            "protection)", code="xml_dtd_refused")
+    try:
+        root = etree.fromstring(data, parser=_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise RejectedInput(f"{what} is not well-formed: {exc.msg} (line {exc.lineno})", code="xml_malformed") from exc
+    if root is None:
+        raise RejectedInput(f"{what} is empty", code="xml_empty")
+    return root

@@ -28,6 +28,7 @@ class Channel(str, Enum):
     PA = "pa"  # a French approved platform (Plateforme Agréée)
     PEPPOL = "peppol"
     EDI = "edi"
+    CXML = "cxml"  # a procurement network (SAP Ariba, Coupa...): cXML InvoiceDetailRequest over HTTPS
 
 
 class OutputFormat(str, Enum):
@@ -42,21 +43,36 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
 
+class CxmlEndpoint(_M):
+    """Who the invoice is from and to on a procurement network (cXML credentials; the shared secret
+    is in the recipient's `secret_id`)."""
+
+    from_domain: str = Field("NetworkID", max_length=50)
+    from_identity: str = Field(..., max_length=100, description="The supplier's id on the network (e.g. AN01...)")
+    to_domain: str = Field("NetworkID", max_length=50)
+    to_identity: str = Field(..., max_length=100, description="The buyer's id on the network")
+    deployment_mode: str = Field("production", pattern="^(production|test)$")
+
+
 class Recipient(_M):
     id: str
     name: str
     role: Role = Role.PAYER
     channel: Channel = Channel.EMAIL
     email: EmailStr | None = None
-    endpoint: str | None = Field(None, description="URL for HTTP channels, routing id for PA/Peppol/Chorus")
+    endpoint: str | None = Field(None, description="URL for http/cxml, the buyer's address for pa, SIRET for chorus_pro, "
+                                                   "the AS2 connector id for edi")
     secret_id: str | None = Field(None, description="HTTP channel: the Secrets Manager secret holding the endpoint's whsec_ "
-                                                    "signing secret (named facteur/webhooks/<supplier id>/...)")
+                                                    "signing secret (named facteur/webhooks/<supplier id>/...); cxml: "
+                                                    "the network's shared secret (facteur/cxml/<supplier id>/...)")
     language: str = Field("fr", description="Language of messages: fr or en")
     attach_document: bool = True
     fallback: str | None = Field(None, description="Id of the recipient (of the same customer) to use when this one's "
                                                    "channel bounces or does not deliver in time (scenario action "
                                                    "fallback_channel)")
     fallback_only: bool = Field(False, description="Receives nothing unless another recipient falls back to it")
+    cxml: CxmlEndpoint | None = Field(None, description="channel cxml: the network credentials (endpoint: its HTTPS URL, "
+                                                        "secret_id: facteur/cxml/<supplier id>/... holding the shared secret)")
 
     @model_validator(mode="after")
     def _https_webhooks(self) -> Recipient:
@@ -65,7 +81,13 @@ class Recipient(_M):
         if self.channel is Channel.PA and self.endpoint and not re.fullmatch(r"[A-Za-z0-9_.\-/]{9,125}", self.endpoint):
             raise ValueError(f"recipient '{self.id}' on a PA: endpoint is the buyer's electronic address in the French "
                              "directory (SIREN, SIREN_SIRET, SIREN_SIRET_routing code or SIREN_suffix), or empty for BT-49")
-        if self.channel is Channel.HTTP and self.endpoint:
+        if self.channel is Channel.EDI and not (self.endpoint and re.fullmatch(r"c-[0-9a-f]{17}", self.endpoint)):
+            raise ValueError(f"recipient '{self.id}' on edi: endpoint is the AWS Transfer Family AS2 connector that reaches "
+                             "the partner (c- and 17 hexadecimal digits)")
+        if self.channel is Channel.CXML and not (self.endpoint and self.cxml and self.secret_id):
+            raise ValueError(f"recipient '{self.id}' on cxml needs endpoint (the network's URL), cxml (credentials) and "
+                             "secret_id (the shared secret)")
+        if self.channel in (Channel.HTTP, Channel.CXML) and self.endpoint:
             from ..delivery.webhook import check_url
 
             check_url(self.endpoint)  # https only (plain http on loopback, for local receivers)

@@ -20,10 +20,10 @@ from ..observability import count, logger
 from ..tracking.deliveries import Claim, DeliveryState, DeliveryStore
 from ..tracking.store import Event, apply_event
 
-AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO, Channel.PA})
+AVAILABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP, Channel.CHORUS_PRO, Channel.PA, Channel.CXML, Channel.EDI})
 MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.HTTP})  # what carries reminders and notices (platforms: invoices only)
-CONFIRMED_ON_SEND = frozenset({Channel.HTTP})  # the receiver's 2xx is the delivery
-DEFERRED_RETRY = frozenset({Channel.HTTP})  # a receiver down for hours: retried by the path for 24 h (deliveries.BACKOFF)
+CONFIRMED_ON_SEND = frozenset({Channel.HTTP, Channel.CXML})  # the receiver's 2xx (the network's status 200) is the delivery
+DEFERRED_RETRY = frozenset({Channel.HTTP, Channel.CXML})  # a receiver down for hours: retried by the path for 24 h
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,18 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
         from . import pa
 
         return pa.deposit(ctx, rec, inv, recipient, purpose)
+    if recipient.channel is Channel.CXML:
+        if message.kind != "invoice":
+            raise PermanentError("a procurement network takes invoices, not reminders", code="cxml_no_messages")
+        from . import procurement
+
+        return procurement.send(ctx, rec, inv, recipient, purpose)
+    if recipient.channel is Channel.EDI:
+        if message.kind != "invoice":
+            raise PermanentError("EDI carries invoices, not reminders", code="edi_no_messages")
+        from . import edi
+
+        return edi.send(ctx, rec, inv, recipient, purpose)
     rules = customer.email
     attachments = []
     if recipient.attach_document and not rules.link_only:
