@@ -454,6 +454,8 @@ CHORUS_SECRET_ID = "facteur/chorus/atelier-dupont"
 PA_SECRET_ID = "facteur/pa/atelier-dupont"
 HOTELS_SECRET_ID = "facteur/webhooks/atelier-dupont/hotels-du-rhone-api"
 HOTELS_SIREN = "443061841"
+ARIBA_SECRET_ID = "facteur/cxml/atelier-dupont/groupe-hexa-ariba"
+CXML_DTD = ROOT / "tests" / "fixtures" / "external" / "cxml" / "InvoiceDetail-1.2.037.dtd"
 MAIRIE_SIRET = "21690000100018"
 
 
@@ -466,6 +468,7 @@ def _live_directory(rt, out: Path):
 
     from .chorus import ChorusFake, Structure
     from .pa import Line, PaFake
+    from .procurement import CxmlNetwork
     from .webhooks import WebhookReceiver
 
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -482,6 +485,8 @@ def _live_directory(rt, out: Path):
         "client_id": pa.client_id, "client_secret": pa.client_secret}))
     hotels_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     hotels_api = WebhookReceiver(secret=hotels_secret, script=[503] * 5)
+    ariba = CxmlNetwork(shared_secret=secrets.token_urlsafe(18), buyers={"AN02000004471"}, dtd=CXML_DTD)
+    rt.client("secretsmanager").create_secret(Name=ARIBA_SECRET_ID, SecretString=ariba.shared_secret)
     rt.client("secretsmanager").create_secret(Name=HOTELS_SECRET_ID, SecretString=hotels_secret)
     extra = out / "logs" / "directory-live.yaml"
     extra.parent.mkdir(parents=True, exist_ok=True)
@@ -491,7 +496,15 @@ def _live_directory(rt, out: Path):
     assert anchor in text and keys in text, "the demo directory changed: update the live directory's anchors"
     text = text.replace(anchor, anchor + "\n"
                         f"          - {{id: hx-api, name: API achats, role: validator, channel: http, endpoint: \"{receiver.url}/invoices\", "
-                        f"secret_id: {HEXA_SECRET_ID}}}")
+                        f"secret_id: {HEXA_SECRET_ID}}}\n"
+                        f"          - {{id: hx-ariba, name: Groupe Hexa (Ariba Network), role: copy, channel: cxml, "
+                        f"endpoint: \"{ariba.url}\", secret_id: {ARIBA_SECRET_ID}, "
+                        "cxml: {from_identity: AN01000000731, to_identity: AN02000004471}}")
+    nordwind = "          - {id: nw-ap, name: Accounts Payable, role: payer, email: ap@nordwind.example, language: en}"
+    assert nordwind in text, "the demo directory changed: update the live directory's anchors"
+    text = text.replace(nordwind, nordwind + "\n"  # the template's AS2 connector, deployed locally with its partner
+                        f"          - {{id: nw-edi, name: Nordwind EDI (AS2), role: payer, channel: edi, "
+                        f"endpoint: \"{rt.outputs['EdiConnectorId']}\"}}")
     text = text.replace(keys, keys + "\n"
                         f"    chorus: {{secret_id: {CHORUS_SECRET_ID}, token_url: \"{chorus.url}/oauth/token\", "
                         f"api_base: \"{chorus.url}/cpro\"}}\n"
@@ -519,7 +532,7 @@ def _live_directory(rt, out: Path):
 """
     extra.write_text(text, encoding="utf-8")
     rt.load_directory(extra)
-    return receiver, chorus, pa, hotels_api
+    return receiver, chorus, pa, hotels_api, ariba
 
 
 def _keep_pa(folder: Path, pa) -> None:
@@ -553,10 +566,12 @@ def run(out: Path) -> int:
             print(f"    local limit: {limit}")
         counts = rt.load_directory(DIRECTORY)
         print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
-        receiver, chorus, pa, hotels_api = _live_directory(rt, out)
+        receiver, chorus, pa, hotels_api, ariba = _live_directory(rt, out)
         print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200; "
               f"Chorus Pro (PISTE) on {chorus.url} for the Mairie de Lyon; a PA (AFNOR flow and directory APIs) on "
-              f"{pa.url} and the Hôtels du Rhône's API ({hotels_api.url}, 503 five times before 200)", flush=True)
+              f"{pa.url} and the Hôtels du Rhône's API ({hotels_api.url}, 503 five times before 200); Groupe Hexa's "
+              f"Ariba-like cXML network on {ariba.url}; Nordwind's EDI partner behind the template's AS2 connector "
+              f"{rt.outputs['EdiConnectorId']}", flush=True)
         demo = Demo(out, rt, chorus, pa)
         print("2/5 intake: S3 drops and an API post", flush=True)
         demo.intake()
@@ -590,6 +605,14 @@ def run(out: Path) -> int:
                                indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             rec.stop()
         _keep_pa(out / "pa", pa)
+        taken = sorted({r.invoice_id for r in ariba.requests if r.status == 200})
+        demo.report.expect(taken == ["FA-2026-1203"], f"the Ariba network took {taken}, expected FA-2026-1203")
+        (out / "cxml").mkdir(exist_ok=True)
+        for n, r in enumerate(ariba.requests, start=1):
+            (out / "cxml" / f"{n:02d}-{r.invoice_id}-{r.status}.xml").write_bytes(r.body)
+        ariba.stop()
+        edi = [(t.key.rsplit("/", 1)[-1], t.outcome) for t in rt.as2.transfers]
+        demo.report.expect(edi == [("FA-2026-1202.edi", "processed")], f"EDI transfers {edi}, expected FA-2026-1202 once")
         (out / "chorus").mkdir(exist_ok=True)
         for n, r in enumerate(chorus.requests, start=1):
             body = r["body"]
@@ -620,7 +643,7 @@ def run(out: Path) -> int:
               f"${c['usd_per_1000']['total']:.2f} per 1,000 invoices (cost.json)")
     print(stats)
     (out / "summary.txt").write_text(table + "\n\n" + demo.channels + "\n\n" + stats + "\n", encoding="utf-8")
-    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, chorus/, pa/, lifecycle/, downloads/, originals/, "
+    print(f"Output in {out}: documents/, mail/ (.eml), webhooks/, chorus/, pa/, cxml/, edi/ (INVOIC + MDN), lifecycle/, downloads/, originals/, "
           "timeline.json, worklist.json, cost.json, summary.txt, logs/")
     if demo.report.problems:
         print("DEMO FAILED:", file=sys.stderr)

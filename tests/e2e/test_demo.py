@@ -27,6 +27,9 @@ def test_demo_runs_the_whole_job_and_leaves_its_outputs(tmp_path, capsys):
     # the PA: the two invoices submitted, the buyer's refusal (210) in, the seller's 212 out
     assert len(list((out / "pa").glob("out-*.pdf"))) == 2 and len(list((out / "pa").glob("out-*212.xml"))) == 1
     assert any((out / "pa").glob("in-*FA-2026-1210-210.xml"))
+    assert [p.name.split("-", 1)[1] for p in (out / "cxml").glob("*.xml")] == ["FA-2026-1203-200.xml"]  # Ariba, once
+    (invoic,) = (out / "edi").glob("c-*/*-FA-2026-1202.edi")  # through the template's AS2 connector
+    assert b"INVOIC:D:96A:UN:EAN008" in invoic.read_bytes() and invoic.with_name(invoic.name + ".mdn").exists()
     hotels = timeline["FA-2026-1211"]
     assert {r: v["channel"] for r, v in hotels["recipients"].items()} == {"hr-compta": "email", "hr-api": "http", "hr-pa": "pa"}
     assert [x["code"] for x in hotels["lifecycle"]] == [200, 202, 203, 205, 212]
