@@ -28,6 +28,7 @@ class WebhookReceiver:
     secret: str
     requests: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)  # statuses to answer first, in order
+    script_for: dict[str, list[int]] = field(default_factory=dict)  # the same, only for bodies containing the key
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -41,7 +42,8 @@ class WebhookReceiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 valid = verify(receiver.secret, headers, body)
                 with receiver.lock:
-                    status = receiver.script.pop(0) if receiver.script else (200 if valid else 401)
+                    mine = next((v for k, v in receiver.script_for.items() if k.encode() in body and v), None)
+                    status = mine.pop(0) if mine else receiver.script.pop(0) if receiver.script else (200 if valid else 401)
                     if status == 200 and headers.get("webhook-id") in receiver.seen:
                         status = 200  # a duplicate: acknowledged, not processed twice
                     elif status == 200:

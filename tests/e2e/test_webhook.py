@@ -117,3 +117,19 @@ def test_an_endpoint_down_for_a_day_is_given_up_then_redriven(rt, receiver):
     assert len(taken) == 1 and ("delivered", "pc-api") in {
         (e["kind"], e.get("recipient_id")) for e in api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]}
     assert api(rt, "POST", f"/invoices/{iid}/redeliver").status_code == 409  # nothing left to redeliver
+
+
+def test_a_reminder_to_an_endpoint_that_is_down_is_retried_by_the_path_not_lost(rt, receiver):
+    iid, number = send(rt, wait=timedelta(hours=1))  # taken at once
+    receiver.script_for[f'"number": "{number}"'] = [503] * 3  # down when the "not opened" reminder falls due (72 h)
+    before = len(receiver.requests)
+    rt.advance(timedelta(hours=73))
+    mine = [r for r in receiver.requests[before:] if r.json["data"]["number"] == number]
+    assert [r.status for r in mine] == [503] * 3 + [200] and mine[-1].json["type"] == "invoice.reminder"
+    assert len({r.headers["webhook-id"] for r in mine}) == 1  # one delivery of one message
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    reminded = [e for e in events if e["kind"] == "reminded" and e.get("recipient_id") == "pc-api"]
+    assert len(reminded) == 1
+    (step,) = [e for e in events if e["kind"] == "scenario_step"]
+    assert step["detail"]["deferred_to"] == ["pc-api"] and "pc-ap" in step["detail"]["sent_to"]
+    assert api(rt, "GET", f"/invoices/{iid}").json()["status"] not in ("failed",)

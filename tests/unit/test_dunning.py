@@ -102,3 +102,27 @@ def test_a_hand_off_from_issue_claims_no_interest_nor_indemnity_before_the_due_d
     s = load("s:\n  applies_to: {default: true}\n  steps: [{at: issue+0d, action: hand_off, agency: a}]\n")["s"]
     (action,) = schedule(INV, [Happening(SENT, "sent")], s, ECB)
     assert (action.action, action.at, action.interest, action.indemnity) == ("hand_off", at(1), Decimal("0.00"), Decimal("0.00"))
+
+
+def test_delivered_is_when_every_recipient_has_it_and_platforms_are_not_waited_for():
+    from facteur.model.lifecycle import EventKind
+    from facteur.tracking.store import Event
+
+    def ev(kind, hours, rid, channel):
+        return Event(invoice_id="X", kind=kind, at=SENT + timedelta(hours=hours), recipient_id=rid,
+                     detail={"channel": channel, "purpose": "initial"})
+
+    mail, hook = ev(EventKind.SENT, 0, "ap", "email"), ev(EventKind.SENT, 0, "api", "http")
+    pa = ev(EventKind.SENT, 0, "pa", "pa")
+    quick = ev(EventKind.DELIVERED, 0.01, "ap", "email")
+    late = ev(EventKind.DELIVERED, 4, "api", "http")
+    delivered = lambda tl: [h.at for h in happenings(tl) if h.kind == "delivered"]
+    assert delivered([mail, hook, quick]) == []  # the webhook never confirmed: "delivered within 1h" is missed
+    assert delivered([mail, hook, quick, late]) == [late.at]  # the invoice is delivered when the last one is
+    assert delivered([mail, pa, quick]) == [quick.at]  # a platform's 203 comes on the buyer's side: not waited for
+    assert delivered([pa, ev(EventKind.DELIVERED, 30, "pa", "pa")]) == [SENT + timedelta(hours=30)]
+    # the standard rule on the late webhook: fallback and alert at sent + 1 h
+    standard = load((SCENARIOS.parent.parent / "scenarios" / "standard.yaml").read_text())["standard"]
+    missed = [a for a in schedule(INV, happenings([mail, hook, quick, late]), standard, ECB) if "delivered" in a.rule]
+    assert [(a.action, a.at) for a in missed] == [("fallback_channel", SENT + timedelta(hours=1)),
+                                                   ("alert", SENT + timedelta(hours=1))]

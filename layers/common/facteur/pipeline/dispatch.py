@@ -99,8 +99,8 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
         except Exception as exc:  # noqa: BLE001 - every channel error is classified, never swallowed
             err = classify(exc, f"{channel} send")
             retryable = isinstance(err, RetryableError)
-            # the invoice itself to a receiver that is down: retried by the path for 24 h (messages about it: now)
-            d = store.refuse(d, err.message, retryable=retryable, defer=p.channel in DEFERRED_RETRY and purpose == "initial")
+            # a receiver that is down: the invoice and the scenario's messages are retried by the path for 24 h
+            d = store.refuse(d, err.message, retryable=retryable, defer=p.channel in DEFERRED_RETRY and _deferrable(purpose))
             retryable = d.state is DeliveryState.RETRY  # a deferred one may have been given up (24 h)
             logger.warning("delivery refused", extra={"invoice_id": invoice_id, "recipient_id": rid, "channel": channel,
                                                       "code": err.code, "retryable": retryable})
@@ -121,6 +121,12 @@ def deliver(ctx: Context, invoice_id: str, plan: DispatchPlan, purpose: str, sen
         _record(ctx, invoice_id, purpose, p, event_kind, message_id, detail or {})
         out.sent.append(rid)
     return out
+
+
+def _deferrable(purpose: str) -> bool:
+    """What the invoice's path retries later: the invoice itself and the scenario's messages (a
+    mass action's job, an API redelivery retry now: their callers wait for the outcome)."""
+    return purpose == "initial" or purpose.startswith("sc-")
 
 
 def _record(ctx: Context, invoice_id: str, purpose: str, p: PlannedDelivery, kind: EventKind,

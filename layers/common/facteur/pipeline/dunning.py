@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -34,12 +34,13 @@ from ..model.lifecycle import EventKind, Status
 from ..model.scenario import AppliesTo, MilestoneRule, Scenario, Step, for_customer
 from ..observability import count
 from ..reminders.interest import RateTable
-from ..reminders.planner import PARIS, Action, Happening, OpenInvoice, plan_next, start_of_day
+from ..reminders.planner import PARIS, Action, Happening, OpenInvoice, plan_next, schedule, start_of_day
 from ..tracking.store import Event, InvoiceRecord, apply_event
 from .dispatch import MESSAGE_CHANNELS, DispatchPlan, PlannedDelivery, deliver, plan_dispatch, settle
 from .outbound import Message, due_date, invoice_summary, post_signed, safe_name, send, send_raw
 
 # Timeline events -> what the planner calls them.
+CONFIRMING = frozenset({"email", "http", "cxml", "edi"})  # channels whose own receipt is the delivery
 HAPPENS = {EventKind.SENT: "sent", EventKind.DELIVERED: "delivered", EventKind.DOWNLOADED: "downloaded",
            EventKind.APPROVED: "approved", EventKind.PARTIALLY_APPROVED: "approved", EventKind.DISPUTED: "disputed",
            EventKind.SUSPENDED: "suspended", EventKind.COMPLETED: "completed", EventKind.RESOLVED: "resolved",
@@ -83,10 +84,22 @@ def scenario_for(supplier: Supplier, customer: Customer) -> Scenario:
 
 
 def happenings(timeline: list[Event]) -> list[Happening]:
+    """What the planner reads. `delivered` is the invoice's: when every recipient it was sent to on
+    issue has it (a quick e-mail does not hide a webhook, an EDI partner or a platform that never
+    confirmed: "delivered within 1h" is missed, and its fallback runs). A platform's delivery (203,
+    made available by the buyer's platform) is a business step, not the channel's receipt: not waited for."""
     out = []
+    sent = {e.recipient_id for e in timeline if e.kind is EventKind.SENT and e.recipient_id
+            and (e.detail or {}).get("purpose") == "initial" and (e.detail or {}).get("channel") in CONFIRMING}
+    reached: dict[str, datetime] = {}
+    for e in timeline:
+        if e.kind is EventKind.DELIVERED and e.recipient_id:
+            reached.setdefault(e.recipient_id, e.at)
+    if reached and all(r in reached for r in sent):  # platforms (PA, Chorus Pro) deliver on the buyer's side: not waited for
+        out.append(Happening(at=max(reached[r] for r in sent) if sent else min(reached.values()), kind="delivered"))
     for e in timeline:
         kind = HAPPENS.get(e.kind)
-        if kind is None:
+        if kind is None or kind == "delivered":
             continue
         amount = Decimal(e.detail["amount"]) if kind in ("paid", "partially_paid") and e.detail.get("amount") else None
         out.append(Happening(at=e.at, kind=kind, amount=amount))
@@ -184,28 +197,51 @@ def continuation(ctx: Context, invoice_id: str, planned: dict[str, Any]) -> dict
 
 
 def _deferred(ctx: Context, invoice_id: str):
+    """Deliveries waiting for a deferred retry: the invoice itself (`initial`) and scenario messages (`sc-...`)."""
     from ..tracking.deliveries import DeliveryStore
 
     store = DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb"))
-    return [d for d in store.deferred(invoice_id) if d.purpose == "initial"]
+    return [d for d in store.deferred(invoice_id) if d.purpose == "initial" or d.purpose.startswith("sc-")]
 
 
-def redeliver(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer) -> None:
-    """The invoice again to the receivers that were down, when their deferred retry is due."""
+def redeliver(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier) -> None:
+    """Again to the receivers that were down, when their deferred retry is due: the invoice itself,
+    or the scenario message they missed (rebuilt from the same action: same purpose, same figures)."""
     now = clock.now()
     by_id = {r.id: r for r in customer.recipients}
-    due = [by_id[d.recipient_id] for d in _deferred(ctx, rec.invoice_id)
-           if d.recipient_id in by_id and d.next_attempt_at and d.next_attempt_at <= now]
-    if due:
-        plan = DispatchPlan([PlannedDelivery(r, r.channel) for r in due])
+    due = [d for d in _deferred(ctx, rec.invoice_id) if d.next_attempt_at and d.next_attempt_at <= now]
+    initial = [by_id[d.recipient_id] for d in due if d.purpose == "initial" and d.recipient_id in by_id]
+    if initial:
+        plan = DispatchPlan([PlannedDelivery(r, r.channel) for r in initial])
         settle(deliver(ctx, rec.invoice_id, plan, "initial", lambda r: send(ctx, rec, inv, customer, r, purpose="initial")),
                plan, require_one=False)
+    messages = [d for d in due if d.purpose.startswith("sc-")]
+    if not messages:
+        return
+    timeline = ctx.store.timeline(rec.invoice_id)
+    every = {_purpose(a): a for a in schedule(open_invoice(rec, inv, customer), happenings(timeline),
+                                              scenario_for(supplier, customer), rates())}
+    for d in messages:
+        action = every.get(d.purpose)
+        if action is None:  # the scenario changed since: this message is no longer one of its actions
+            _give_up(ctx, d, "the scenario no longer has this action")
+            continue
+        _dispatch_action(ctx, rec, inv, customer, supplier, action, timeline, {}, {}, only={d.recipient_id})
+
+
+def _give_up(ctx: Context, d, why: str) -> None:
+    from ..tracking.deliveries import Claim, DeliveryStore
+
+    store = DeliveryStore(ctx.settings.require("invoices_table"), ctx.client("dynamodb"))
+    claim, current = store.claim(d.invoice_id, d.purpose, d.recipient_id, d.channel)
+    if claim is Claim.GO:
+        store.refuse(current, why, retryable=False)
 
 
 def act(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier) -> dict[str, Any]:
     """Deliver again what was deferred and is due, execute every action due now (each once), then
     plan what comes next."""
-    redeliver(ctx, rec, inv, customer)
+    redeliver(ctx, rec, inv, customer, supplier)
     timeline = ctx.store.timeline(rec.invoice_id)
     actions, _ = plan_next(open_invoice(rec, inv, customer), happenings(timeline), scenario_for(supplier, customer),
                            clock.now(), rates(), done(timeline))
@@ -227,7 +263,6 @@ def figures(action: Action) -> dict[str, Decimal]:
 
 def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier, action: Action,
              timeline: list[Event]) -> None:
-    purpose = _purpose(action)
     detail: dict[str, Any] = {"action": action.action, "rule": action.rule, "to": list(action.to),
                               "amount_due": str(action.amount_due)}
     if action.deferred:
@@ -243,6 +278,23 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
         detail["grouped"] = "statement of account"
         _record(ctx, rec.invoice_id, EventKind.SCENARIO_STEP, detail, STEP + action.key)
         return
+    out, out_plan = _dispatch_action(ctx, rec, inv, customer, supplier, action, timeline, detail, documents)
+    detail.update(sent_to=out.sent)
+    if out.deferred:
+        detail["deferred_to"] = out.deferred  # a receiver down: retried by the path for 24 h
+    if out.failed or out_plan.unreachable:
+        detail["not_sent"] = [f"{rid}: {why}" for rid, why in [*out.failed, *out_plan.unreachable]][:20]
+    if documents:
+        detail["documents"] = documents
+    _record(ctx, rec.invoice_id, EventKind.SCENARIO_STEP, detail, STEP + action.key,
+            mutate=(lambda r: r.documents.update(documents)) if documents else None)
+
+
+def _dispatch_action(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, supplier: Supplier,
+                     action: Action, timeline: list[Event], detail: dict[str, Any], documents: dict[str, str],
+                     only: set[str] | None = None):
+    """Send what `action` sends, to its recipients (to `only` these when given: a deferred retry)."""
+    purpose = _purpose(action)
     if action.action == "alert":
         out_plan = DispatchPlan([PlannedDelivery(_supplier_desk(ctx, supplier), Channel.EMAIL)])
         sender = lambda r: _send_alert(ctx, rec, inv, customer, supplier, r, action, timeline, purpose)
@@ -265,16 +317,13 @@ def execute(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, 
             extra = ((f"mise-en-demeure-{safe_name(inv.number)}.pdf", "application/pdf", pdf),)
         message = Message(kind=MAIL_KIND[action.action], figures=figures(action), extra_attachments=extra)
         sender = lambda r: send(ctx, rec, inv, customer, r, purpose=purpose, message=message)
+    if only is not None:
+        out_plan = DispatchPlan([p for p in out_plan.deliveries if p.recipient.id in only])
     out = deliver(ctx, rec.invoice_id, out_plan, purpose, sender, event_kind=EVENT_OF.get(action.action, EventKind.REMINDED),
-                  detail={k: v for k, v in detail.items() if k != "to"})
+                  detail={k: v for k, v in {"action": action.action, "rule": action.rule, "amount_due": str(action.amount_due),
+                                            **detail}.items() if k != "to"})
     settle(out, out_plan, require_one=False)  # an action nobody could receive is recorded, not a failure
-    detail.update(sent_to=out.sent)
-    if out.failed or out_plan.unreachable:
-        detail["not_sent"] = [f"{rid}: {why}" for rid, why in [*out.failed, *out_plan.unreachable]][:20]
-    if documents:
-        detail["documents"] = documents
-    _record(ctx, rec.invoice_id, EventKind.SCENARIO_STEP, detail, STEP + action.key,
-            mutate=(lambda r: r.documents.update(documents)) if documents else None)
+    return out, out_plan
 
 
 def _recipients(customer: Customer, action: Action, timeline: list[Event], inv: Invoice) -> DispatchPlan:
