@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-BOUNCE_ADDRESSES = {"bounce@simulator.amazonses.com"}
+BOUNCE_ADDRESSES = {"bounce@simulator.amazonses.com", "suppressionlist@simulator.amazonses.com"}
+SUPPRESSED_ADDRESSES = {"suppressionlist@simulator.amazonses.com"}  # SES's account-level suppression list
 COMPLAINT_ADDRESSES = {"complaint@simulator.amazonses.com"}
 
 
@@ -149,8 +150,10 @@ class Relay:
         complained = [a for a in mail.to if a.lower() in COMPLAINT_ADDRESSES]
         delivered = [a for a in mail.to if a not in bounced]
         if bounced and "bounce" in wanted:
+            suppressed = any(a.lower() in SUPPRESSED_ADDRESSES for a in bounced)
             entries.append(("Email Bounced", {"eventType": "Bounce", "mail": base, "bounce": {
-                "bounceType": "Permanent", "bounceSubType": "General", "feedbackId": f"local-{mail.message_id}",
+                "bounceType": "Permanent", "bounceSubType": "OnAccountSuppressionList" if suppressed else "General",
+                "feedbackId": f"local-{mail.message_id}",
                 "timestamp": stamp, "reportingMTA": "dns; local.facteur",
                 "bouncedRecipients": [{"emailAddress": a, "action": "failed", "status": "5.1.1",
                                        "diagnosticCode": "smtp; 550 5.1.1 user unknown"} for a in bounced]}}))

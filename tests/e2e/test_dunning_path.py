@@ -181,3 +181,20 @@ def test_a_scenario_is_backtested_on_the_real_timelines(rt, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "would have sent:" in out and "days to pay, reminded:" in out
+
+
+def test_an_address_that_bounced_for_good_gets_no_further_message_its_fallback_does(rt):
+    """SES's suppression list (and any hard bounce) is respected: the reminders that follow go to the
+    recipient's fallback, never again to the suppressed address."""
+    bistrot = {"name": "Bistrot de la Gare SAS", "legal_identifier": "542051180", "vat_identifier": "FR59542051180",
+               "einvoicing_addr": "542051180", "addr_l1": "1 place de la Gare"}
+    start = len(rt.outbox.mails)
+    iid = post(rt, bistrot)
+    rt.advance(timedelta(days=45))  # courtesy reminder, reminders after the due date, formal notice...
+    sent = mails(rt, iid, start)
+    to_bounced = [m for m in sent if m.to[0] == "bounce@simulator.amazonses.com"]
+    assert len(to_bounced) == 1  # the invoice itself, once: then never again
+    later = [m for m in sent[1:] if m.to[0] == "factures@bistrot-gare.example"]
+    assert len(later) >= 3 and any(m.subject.lower().startswith(("rappel", "relance", "petit rappel")) for m in later)
+    (bounce,) = [e for e in api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"] if e["kind"] == "bounced"]
+    assert bounce["detail"]["bounce_type"] == "Permanent" and bounce["detail"]["bounce_subtype"] == "General"

@@ -327,6 +327,35 @@ def _dispatch_action(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: C
 
 
 def _recipients(customer: Customer, action: Action, timeline: list[Event], inv: Invoice) -> DispatchPlan:
+    plan = _planned(customer, action, timeline, inv)
+    if action.action == "fallback_channel":
+        return plan
+    return _around_hard_bounces(plan, customer, timeline)
+
+
+def _around_hard_bounces(plan: DispatchPlan, customer: Customer, timeline: list[Event]) -> DispatchPlan:
+    """An address that bounced for good (or that SES suppresses) gets no further message: its
+    fallback recipient does, or nobody (said why)."""
+    hard = {e.recipient_id for e in timeline if e.kind is EventKind.BOUNCED and (e.detail or {}).get("channel") == "email"
+            and (e.detail or {}).get("bounce_type") == "Permanent"}
+    if not hard:
+        return plan
+    by_id = {r.id: r for r in customer.recipients}
+    out = DispatchPlan(unreachable=list(plan.unreachable))
+    for p in plan.deliveries:
+        if p.recipient.id not in hard:
+            out.deliveries.append(p)
+        elif p.recipient.fallback and p.recipient.fallback in by_id and p.recipient.fallback not in hard:
+            fb = by_id[p.recipient.fallback].model_copy(update={"fallback_only": False})
+            if all(d.recipient.id != fb.id for d in out.deliveries):
+                out.deliveries.append(PlannedDelivery(fb, fb.channel))
+        else:
+            out.unreachable.append((p.recipient.id, "its address bounced for good (or is on SES's suppression list) "
+                                                    "and it has no fallback"))
+    return out
+
+
+def _planned(customer: Customer, action: Action, timeline: list[Event], inv: Invoice) -> DispatchPlan:
     opened = frozenset(e.recipient_id or "" for e in timeline if e.kind is EventKind.DOWNLOADED)
     if action.action == "remind_not_opened":  # whoever received it by e-mail or webhook and has not opened it
         return plan_dispatch(customer, skip=opened, channels=MESSAGE_CHANNELS)

@@ -40,7 +40,10 @@ def record_ses_event(ctx: Context, detail: dict[str, Any]) -> dict:
                             "message_id": (detail.get("mail") or {}).get("messageId")}
     if event_type == "Bounce":
         info["bounce_type"] = section.get("bounceType")
+        info["bounce_subtype"] = section.get("bounceSubType")
         info["diagnostic"] = ((section.get("bouncedRecipients") or [{}])[0]).get("status")
+        if str(section.get("bounceSubType") or "") in ("OnAccountSuppressionList", "Suppressed"):
+            info["suppressed"] = True  # SES did not even try: the address is on the suppression list
     message_id = info["message_id"]
     purpose = (tags.get("purpose") or [None])[0]
     if purpose and recipient_id:  # the channel's own word settles a delivery whose sender died
