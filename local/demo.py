@@ -215,12 +215,15 @@ class Demo:
         self.say(f"Chorus Pro: {number} is now {status} (the 6-hourly sweep follows)")
 
     def pa_status(self, number: str, code: int, **kw) -> None:
-        """The buyer's side of the French network answers through the PA; the next sweep fetches it."""
+        """The buyer's side of the French network answers through the PA, which rings Facteur's webhook:
+        the supplier's sweep fetches the CDAR flow at once (the 6-hourly pass would find it otherwise)."""
         from facteur.model.lifecycle import LIFECYCLE
 
         self.pa.respond(number, code, **kw)
         why = f": {kw.get('reason_code')} {kw.get('reason')}" if kw.get("reason") else ""
-        self.say(f"PA: {number} {code} ({LIFECYCLE[code].label_fr}){why} - a CDAR flow for the 6-hourly sweep")
+        self.rt.settle()
+        self.say(f"PA: {number} {code} ({LIFECYCLE[code].label_fr}){why} - a CDAR flow; the PA's webhook rang, "
+                 f"status now {self.invoices()[number]['status']}")
 
     def worklist(self) -> None:
         res = self.api("GET", "/worklist")
@@ -261,7 +264,7 @@ class Demo:
         self.until(t0 + timedelta(days=3), "day 3")
         self.chorus_status("FA-2026-1209", "MISE_A_DISPOSITION")
         self.pa_status("FA-2026-1210", 210, reason_code="CMD_ERR", reason="Numéro de commande erroné : HR-PO-7781 attendu")
-        self.until(t0 + timedelta(days=4, hours=2), "day 4: the sweep applied the refusal; FA-2026-1210's path has ended")
+        self.until(t0 + timedelta(days=4, hours=2), "day 4: FA-2026-1210's path has ended with the refusal")
         self.rt.drop(SUPPLIER, INBOX / "FA-2026-1211.xml")
         self.say(f"billing system dropped s3://…/in/{SUPPLIER}/FA-2026-1211.xml (corrects FA-2026-1210: BG-3, order HR-PO-7781)")
         self.rt.settle()

@@ -11,7 +11,8 @@ upload are the flow's acknowledgement (`Error` with details), as the contract sa
 to fail first (`script`: HTTP statuses; "expire" to refuse the next token as expired;
 "lose_answer" to do the next call and answer 504, as when the answer is lost on the way back)
 and to reject the next invoice (`reject_next`). The buyer's side answers with lifecycle flows (CDAR) that
-Facteur's sweep fetches (`respond`); an accepted invoice gets its 200 "Déposée" at once."""
+Facteur's sweep fetches (`respond`), and the webhooks registered for them are called at once; an
+accepted invoice gets its 200 "Déposée" at once."""
 from __future__ import annotations
 
 import base64
@@ -276,7 +277,7 @@ class PaFake:
 
     # -- the buyer's side (and the platform's own statuses) ---------------------------------------
     def respond(self, number: str, code: int, *, reason_code: str | None = None, reason: str | None = None,
-                amount: Decimal | None = None) -> Flow:
+                amount: Decimal | None = None, notify: bool = True) -> Flow:
         """A lifecycle flow (CDAR) about invoice `number`, coming in for the supplier: a platform
         status (200-203, 213) or the buyer's (204-211), written as the French rules say."""
         from facteur.formats import cdar
@@ -296,7 +297,21 @@ class PaFake:
                      "flowDirection": "In", "acknowledgement": {"status": "Ok"}}, data, number)
         with self.lock:
             self.flows.append(flow)
+        if notify:
+            self.notify(flow)
         return flow
+
+    def notify(self, flow: Flow) -> None:
+        """Call the webhooks registered for this kind of flow (the platform's doorbell), with the flow's info."""
+        import requests
+
+        for hook in list(self.webhooks.values()):
+            if hook.get("flowTypes") and flow.info["flowType"] not in hook["flowTypes"]:
+                continue
+            try:
+                requests.post(hook["callbackUrl"], json={k: v for k, v in flow.info.items() if k != "sha256"}, timeout=60)
+            except requests.RequestException:
+                pass  # the subscriber is down: its scheduled sweep still finds the flow
 
     def received_statuses(self) -> list[tuple[str, int]]:
         """The statuses the supplier sent (CDAR flows out): (invoice number, code)."""

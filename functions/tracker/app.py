@@ -165,6 +165,14 @@ def patch_invoice(invoice_id: str):
     return corrections.patch(get_context(), caller_supplier(app), invoice_id, fields)
 
 
+@app.post("/pa/events/<supplier_id>/<token>")
+def pa_rang(supplier_id: str, token: str):
+    """A PA's webhook (registered by the platform sweep): the supplier's sweep runs now. Nothing in
+    the body is trusted; an unknown supplier or token is 404."""
+    return Response(status_code=202, content_type="application/json",
+                    body=json.dumps(pa.ring(get_context(), supplier_id, token)))
+
+
 @app.get("/d/<token>")
 def download(token: str):
     url = open_link(get_context(), token)
@@ -203,6 +211,8 @@ def platform_sweep_handler(event, context):
     """The schedule: the statuses Chorus Pro and the suppliers' PAs changed since the last pass, recorded
     on each invoice. One platform down does not stop the other; its error is raised after (retried)."""
     ctx = get_context()
+    if isinstance(event, dict) and event.get("platform") == "pa" and event.get("supplier"):  # rung by the PA's webhook
+        return {"pa": pa.sweep(ctx, only=str(event["supplier"]))}
     out, failed = {}, None
     for name, sweep in (("chorus", chorus.sweep), ("pa", pa.sweep)):
         try:

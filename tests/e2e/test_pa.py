@@ -144,10 +144,11 @@ def test_the_platforms_refusal_of_the_file_is_its_rejection(rt, pa):
 
 def test_a_lifecycle_message_about_an_unknown_invoice_is_kept_and_reported(rt, pa):
     iid, number = post(rt)
-    flow = pa.respond(number, 204)
+    flow = pa.respond(number, 204, notify=False)
     flow.number = None
     flow.data = flow.data.replace(number.encode(), b"INCONNUE-1")
-    sweep(rt)
+    pa.notify(flow)
+    rt.settle()
     s3 = rt.client("s3")
     bucket = rt.outputs["DocumentsBucketName"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="lifecycle/atelier-dupont/not-applied/")
@@ -156,3 +157,22 @@ def test_a_lifecycle_message_about_an_unknown_invoice_is_kept_and_reported(rt, p
     report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert "INCONNUE-1" in report["why"] and report["kept_as"].startswith("lifecycle/atelier-dupont/pa/")
     assert 204 not in [e.get("lifecycle_code") for e in timeline(rt, iid)]
+
+
+def test_the_pas_webhook_brings_a_status_within_seconds_and_strangers_cannot_ring(rt, pa):
+    import requests
+
+    iid, number = post(rt)
+    sweep(rt)  # the scheduled pass keeps the supplier's webhook registered at the PA (once)
+    (hook,) = pa.webhooks.values()
+    assert hook["callbackUrl"].startswith(f"{rt.api_url}/pa/events/atelier-dupont/")
+    assert set(hook["flowTypes"]) == {"CustomerInvoice", "CustomerInvoiceLC"}
+    pa.respond(number, 203)  # the PA rings: the supplier's sweep runs now, not in six hours
+    rt.settle()
+    assert pa_codes(rt, iid)[-1] == 203
+    wrong = requests.post(f"{rt.api_url}/pa/events/atelier-dupont/not-the-token", json={}, timeout=30)
+    other = requests.post(f"{rt.api_url}/pa/events/other-supplier/{hook['callbackUrl'].rsplit('/', 1)[1]}", json={},
+                          timeout=30)
+    assert (wrong.status_code, other.status_code) == (404, 404)
+    sweep(rt)
+    assert len(pa.webhooks) == 1  # still registered, not twice

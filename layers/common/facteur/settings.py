@@ -30,6 +30,7 @@ class Settings(BaseModel):
     link_ttl_seconds: int = 30 * 24 * 3600
     presigned_ttl_seconds: int = 300
     continue_after_days: int = Field(330, description="An invoice's execution older than this hands over to a new one")
+    platform_sweep_function: str = Field("", description="The platforms' sweep, rung by a PA's webhook")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,6 +51,7 @@ class Settings(BaseModel):
             max_input_bytes=int(env.get("MAX_INPUT_BYTES", 20 * 1024 * 1024)),
             link_ttl_seconds=int(env.get("LINK_TTL_SECONDS", 30 * 24 * 3600)),
             continue_after_days=int(env.get("CONTINUE_AFTER_DAYS", 330)),
+            platform_sweep_function=env.get("PLATFORM_SWEEP_FUNCTION", ""),
         )
 
 

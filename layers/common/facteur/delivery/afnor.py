@@ -150,6 +150,19 @@ class AfnorPlatform:
         res = self.call("GET", f"{self.config.flow_api}/v1/flows/{flow_id}", params={"docType": doc_type})
         return bytes(res.content)
 
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The webhooks this client registered (`GET /v1/webhooks`)."""
+        return list(self.call("GET", f"{self.config.flow_api}/v1/webhooks").json().get("webhooks") or [])
+
+    def register_webhook(self, url: str, flow_types: list[str]) -> str:
+        """`POST /v1/webhooks`: the platform calls `url` when such a flow changes; the webhook's id."""
+        res = self.call("POST", f"{self.config.flow_api}/v1/webhooks", ok=(200, 201),
+                        json_body={"callbackUrl": url, "flowTypes": flow_types})
+        return str(res.json()["webhookId"])
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.call("DELETE", f"{self.config.flow_api}/v1/webhooks/{webhook_id}", ok=(200, 204), missing_ok=True)
+
     # -- directory service -----------------------------------------------------------------------
     def directory_line(self, address: str) -> DirectoryLine | None:
         """The directory line of an electronic address (`GET /v1/directory-line/code:{id}`), None if unknown."""

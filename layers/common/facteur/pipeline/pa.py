@@ -176,17 +176,21 @@ def _cdar(inv: Invoice, code: int, e: Event, amount: Any) -> bytes:
 
 # --- the sweep -------------------------------------------------------------------------------
 
-def sweep(ctx: Context) -> dict[str, Any]:
-    """For each supplier with a PA: its flows updated since the last pass, applied once each. The
-    cursor is the PA's own `updatedAt` (no clock of ours compared with theirs); each pass re-reads
-    a short overlap and skips the flows it already saw there, so a flow stamped with the same time
-    as the last one read, or committed late, is not missed. The cursor moves past each applied flow."""
+def sweep(ctx: Context, only: str | None = None) -> dict[str, Any]:
+    """For each supplier with a PA (or `only` this one, rung by its PA's webhook): its flows updated
+    since the last pass, applied once each. The cursor is the PA's own `updatedAt` (no clock of ours
+    compared with theirs); each pass re-reads a short overlap and skips the flows it already saw
+    there, so a flow stamped with the same time as the last one read, or committed late, is not
+    missed. The cursor moves past each applied flow. The scheduled pass also keeps the supplier's
+    webhook registered at the PA (the doorbell that makes statuses arrive within seconds)."""
     totals = {"seen": 0, "recorded": 0, "skipped": 0, "not_applied": 0}
-    for supplier_id in ctx.directory.suppliers():
+    for supplier_id in [only] if only else ctx.directory.suppliers():
         supplier = ctx.directory.supplier(supplier_id)
         if supplier.pa is None:
             continue
         pa = client(ctx, supplier)
+        if only is None:
+            ensure_webhook(ctx, supplier_id, pa)
         last, seen = platforms.read_cursor(ctx, "pa", supplier_id)
         since = clock.parse_iso(last) - OVERLAP if last else clock.now() - FIRST_SWEEP
         # in the PA's order (by updatedAt; flows of the same instant as the PA lists them: 202 before 203)
@@ -206,6 +210,63 @@ def sweep(ctx: Context) -> dict[str, Any]:
             platforms.write_cursor(ctx, "pa", supplier_id, last, seen)  # past each applied flow: a crash resumes after it
     count("PaStatuses", totals["recorded"])
     return totals
+
+
+# --- the PA's webhook: a doorbell ---------------------------------------------------------------
+# The PA calls {public API}/pa/events/{supplier}/{token} when one of the supplier's flows changes.
+# Facteur trusts nothing in the call: it rings the supplier's sweep, which asks the PA itself (with
+# its own credentials). The token (random, per supplier, in the invoices table) only keeps strangers
+# from ringing; an unknown one is answered 404.
+#
+# | item                  | PK                   | SK       |
+# |-----------------------|----------------------|----------|
+# | the webhook           | PA#{supplier}        | WEBHOOK  |
+
+def _webhook_item(ctx: Context, supplier_id: str) -> dict[str, str] | None:
+    item = ctx.client("dynamodb").get_item(TableName=ctx.settings.require("invoices_table"), ConsistentRead=True,
+                                           Key={"PK": {"S": f"PA#{supplier_id}"}, "SK": {"S": "WEBHOOK"}}).get("Item")
+    return {k: v["S"] for k, v in item.items() if "S" in v} if item else None
+
+
+def ensure_webhook(ctx: Context, supplier_id: str, pa: AfnorPlatform) -> str | None:
+    """The supplier's webhook at its PA, registered (again) when the PA does not list it."""
+    import secrets
+
+    base = ctx.public_api_url
+    if not base:
+        return None  # no public URL to be called back on: the scheduled sweep alone follows the PA
+    item = _webhook_item(ctx, supplier_id)
+    listed = {str(w.get("webhookId")): str(w.get("callbackUrl")) for w in pa.webhooks()}
+    if item and listed.get(item.get("webhook_id", "")) == item.get("url") and item.get("url", "").startswith(base):
+        return item["webhook_id"]
+    token = secrets.token_urlsafe(24)
+    url = f"{base}/pa/events/{supplier_id}/{token}"
+    for wid, old in listed.items():  # an older doorbell of Facteur's for this supplier: replaced
+        if old.startswith(f"{base}/pa/events/{supplier_id}/"):
+            pa.delete_webhook(wid)
+    webhook_id = pa.register_webhook(url, ["CustomerInvoice", "CustomerInvoiceLC"])
+    ctx.client("dynamodb").put_item(TableName=ctx.settings.require("invoices_table"), Item={
+        "PK": {"S": f"PA#{supplier_id}"}, "SK": {"S": "WEBHOOK"}, "token": {"S": token}, "url": {"S": url},
+        "webhook_id": {"S": webhook_id}, "at": {"S": clock.iso(clock.now())}})
+    logger.info("PA webhook registered", extra={"supplier_id": supplier_id, "webhook_id": webhook_id})
+    return webhook_id
+
+
+def ring(ctx: Context, supplier_id: str, token: str) -> dict[str, Any]:
+    """The PA rang: the supplier's sweep runs now (asynchronously). Unknown supplier or token: NotFound."""
+    import hmac
+    import json
+
+    from ..errors import NotFound
+
+    item = _webhook_item(ctx, supplier_id) if supplier_id.replace("-", "").isalnum() else None
+    if not item or not hmac.compare_digest(item.get("token", ""), token):
+        raise NotFound("no such webhook")
+    function = ctx.settings.require("platform_sweep_function")
+    ctx.client("lambda").invoke(FunctionName=function, InvocationType="Event",
+                                Payload=json.dumps({"platform": "pa", "supplier": supplier_id}).encode())
+    count("PaWebhookRings")
+    return {"accepted": True}
 
 
 def _apply_flow(ctx: Context, supplier: Supplier, pa: AfnorPlatform, flow: dict[str, Any]) -> str:
