@@ -97,6 +97,7 @@ def item_size(item: dict[str, Any]) -> int:
 class Meter:
     def __init__(self) -> None:
         self.usage: dict[str, Usage] = defaultdict(Usage)
+        self.durations: dict[str, list[float]] = defaultdict(list)  # function -> each invocation's seconds, in order
         # table -> its key attributes, and per GSI: (key attributes, projected attributes or None for ALL)
         self.keys: dict[str, tuple[str, ...]] = {}
         self.indexes: dict[str, list[tuple[tuple[str, ...], frozenset[str] | None]]] = {}
@@ -116,8 +117,10 @@ class Meter:
                 return f"job:{payload['job_id']}"
         return f"fn:{function}"
 
-    def invocation(self, subject: str, memory_mb: int, seconds: float) -> None:
+    def invocation(self, subject: str, memory_mb: int, seconds: float, function: str = "") -> None:
         with self._lock:
+            if function:
+                self.durations[function].append(seconds)
             u = self.usage[subject]
             u.invocations += 1
             u.gb_seconds += memory_mb / 1024 * max(0.001, math.ceil(seconds * 1000) / 1000)

@@ -35,7 +35,15 @@ from .deployer import ACCOUNT, Deployer
 from .faults import Faults
 from .gateway import LocalApiGateway
 from .mail import Outbox, Relay, install_outbox
-from .patches import FunctionRegistry, VirtualClock, check_patch_points, install_clock, install_events, install_lambda
+from .patches import (
+    FunctionRegistry,
+    VirtualClock,
+    check_patch_points,
+    install_clock,
+    install_events,
+    install_fast_transactions,
+    install_lambda,
+)
 from .schedule import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +137,7 @@ class LocalRuntime:
         fault_injection.install(self.faults)
         install_clock(self.clock)
         install_events()
+        install_fast_transactions()
         install_outbox(self.outbox)
         install_as2(self.as2)
         import facteur.context

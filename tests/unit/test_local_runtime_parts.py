@@ -85,3 +85,38 @@ def test_durations():
     assert parse_duration("3600") == timedelta(hours=1)
     with pytest.raises(ValueError):
         parse_duration("soon")
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was_without_copying_the_table(monkeypatch):
+    """The transaction patch (moto copies whole tables to roll back): a cancelled transaction
+    restores the items it touched (a put of a new item, an update of an existing one), a committed
+    one keeps them, other items are untouched."""
+    import boto3
+    from moto import mock_aws
+
+    from facteur_local.patches import install_fast_transactions
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    install_fast_transactions()
+    with mock_aws():
+        db = boto3.client("dynamodb")
+        db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
+                                              {"AttributeName": "SK", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}])
+        db.put_item(TableName="t", Item={"PK": {"S": "a"}, "SK": {"S": "1"}, "v": {"N": "1"}})
+        db.put_item(TableName="t", Item={"PK": {"S": "b"}, "SK": {"S": "1"}, "v": {"N": "7"}})
+        update = {"Update": {"TableName": "t", "Key": {"PK": {"S": "a"}, "SK": {"S": "1"}}, "UpdateExpression": "SET v = :n",
+                             "ExpressionAttributeValues": {":n": {"N": "2"}}}}
+        new = {"Put": {"TableName": "t", "Item": {"PK": {"S": "c"}, "SK": {"S": "1"}}}}
+        failing = {"ConditionCheck": {"TableName": "t", "Key": {"PK": {"S": "b"}, "SK": {"S": "1"}},
+                                      "ConditionExpression": "v = :x", "ExpressionAttributeValues": {":x": {"N": "0"}}}}
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(TransactItems=[update, new, failing])
+        items = {i["PK"]["S"]: i.get("v", {}).get("N") for i in db.scan(TableName="t")["Items"]}
+        assert items == {"a": "1", "b": "7"}
+        db.transact_write_items(TransactItems=[update, new])
+        items = {i["PK"]["S"]: i.get("v", {}).get("N") for i in db.scan(TableName="t")["Items"]}
+        assert items == {"a": "2", "b": "7", "c": None}
