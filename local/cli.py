@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+DEMO_DIRECTORY = "config/demo-directory.yaml"
+
 
 def _demo(args) -> int:
     from .demo import run
@@ -28,7 +30,16 @@ def _local_up(args) -> int:
     out = Path(args.out)
     with LocalRuntime(out_dir=out, api_port=args.api_port, moto_port=args.aws_port,
                       log_file=out / "logs" / "lambda.jsonl") as rt:
-        counts = rt.load_directory(Path(args.directory)) if args.directory else {}
+        partners = None
+        if args.directory == DEMO_DIRECTORY and not args.no_partners:
+            from .demo import live_partners
+
+            # the demo's partners on loopback, in the directory: webhook receivers, Chorus Pro, a PA,
+            # a cXML network, the EDI partner behind the template's AS2 connector
+            partners = live_partners(rt, out)
+            counts: dict[str, object] = {"suppliers": 1, "customers": "the demo's, with live partners"}
+        else:
+            counts = dict(rt.load_directory(Path(args.directory))) if args.directory else {}
         if args.faults:
             rt.faults.load(args.faults)
         o = rt.outputs
@@ -39,9 +50,19 @@ def _local_up(args) -> int:
   directory        {counts or 'empty (use --directory FILE)'}
   e-mails          {out / 'mail'} (.eml), GET {rt.api_url.rsplit('/', 1)[0]}/_local/mail
   clock            GET /_local/clock, POST /_local/advance?by=3d
-  faults           POST /_local/faults {{"target": "sesv2:SendEmail", "error": "TooManyRequestsException", "times": 6}}
-Ctrl-C stops.""", flush=True)
-        rt.serve_forever(stop)
+  faults           POST /_local/faults {{"target": "sesv2:SendEmail", "error": "TooManyRequestsException", "times": 6}}""",
+              flush=True)
+        if partners is not None:
+            receiver, chorus, pa, hotels_api, ariba = partners
+            print(f"""  partners         webhooks {receiver.url} and {hotels_api.url}; Chorus Pro {chorus.url}; PA (AFNOR) {pa.url};
+                   cXML network {ariba.url}; EDI partner behind AS2 connector {o.get('EdiConnectorId')} ({out / 'edi'})""",
+                  flush=True)
+        print("Ctrl-C stops.", flush=True)
+        try:
+            rt.serve_forever(stop)
+        finally:
+            for p in partners or ():
+                p.stop()
     return 0
 
 
@@ -54,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="keep the local stack and its API running for manual use")
     p.add_argument("--api-port", type=int, default=3000)
     p.add_argument("--aws-port", type=int, default=5000, help="port of the local AWS endpoint (moto)")
-    p.add_argument("--directory", default="config/demo-directory.yaml", help="directory YAML to load ('' for none)")
+    p.add_argument("--directory", default=DEMO_DIRECTORY, help="directory YAML to load ('' for none)")
+    p.add_argument("--no-partners", action="store_true", help="with the demo directory: no loopback partners "
+                                                                "(webhook receivers, Chorus Pro, PA, cXML network)")
     p.add_argument("--out", default="local-out", help="where e-mails and logs go")
     p.add_argument("--faults", help="JSON file: a list of faults to arm at start (see POST /_local/faults)")
     p.set_defaults(func=_local_up)

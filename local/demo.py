@@ -462,7 +462,7 @@ CXML_DTD = ROOT / "tests" / "fixtures" / "external" / "cxml" / "InvoiceDetail-1.
 MAIRIE_SIRET = "21690000100018"
 
 
-def _live_directory(rt, out: Path):
+def live_partners(rt, out: Path):
     """The demo directory, plus what only exists while the demo runs: Groupe Hexa's purchasing
     API (a webhook receiver signed with its own secret, answering 503 twice before taking the
     push) and Chorus Pro on loopback for the Mairie de Lyon (a public buyer: service code required)."""
@@ -569,7 +569,7 @@ def run(out: Path) -> int:
             print(f"    local limit: {limit}")
         counts = rt.load_directory(DIRECTORY)
         print(f"    directory loaded: {counts['suppliers']} supplier, {counts['customers']} customers", flush=True)
-        receiver, chorus, pa, hotels_api, ariba = _live_directory(rt, out)
+        receiver, chorus, pa, hotels_api, ariba = live_partners(rt, out)
         print(f"    Groupe Hexa's purchasing API (a webhook receiver on {receiver.url}) answers 503 twice before 200; "
               f"Chorus Pro (PISTE) on {chorus.url} for the Mairie de Lyon; a PA (AFNOR flow and directory APIs) on "
               f"{pa.url} and the Hôtels du Rhône's API ({hotels_api.url}, 503 five times before 200); Groupe Hexa's "
