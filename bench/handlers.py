@@ -1,6 +1,7 @@
 """Cold and warm time of each handler, on template.yaml on the local runtime: the demo supplier's
-inbox (PDF, CII, UBL, JSON; 13 inputs) goes through the whole path, then the virtual clock runs a
-week (reminders, sweeps). For each function that ran: its invocations, the first one (cold: the
+inbox (PDF, CII, UBL, JSON; 13 inputs) goes through the whole path one file at a time (handlers
+running together in one process would share its GIL and inflate each other's times), then the
+virtual clock runs a week (reminders, sweeps). For each function that ran: its invocations, the first one (cold: the
 handler's imports and first-time work, such as compiling the official rules' XSLT; Lambda's own
 runtime start comes on top), the median and 95th percentile of the others (warm), its memory and
 the GB-s it would be billed per invocation. Measured in process on this machine.
@@ -23,9 +24,9 @@ def main() -> int:
     inbox = ROOT / "demo" / "inbox"
     with tempfile.TemporaryDirectory() as tmp, LocalRuntime(out_dir=Path(tmp), log_file=Path(tmp) / "lambda.jsonl") as rt:
         rt.load_directory(ROOT / "config" / "demo-directory.yaml")
-        for f in sorted(inbox.iterdir()):
+        for f in sorted(inbox.iterdir()):  # one at a time: in-process handlers running together share one GIL
             rt.drop("atelier-dupont", f)
-        rt.settle()
+            rt.settle()
         rt.advance(timedelta(days=7))
         memory = {name: int(getattr(fn, "memory_size", 128) or 128) for name, fn in _functions(rt).items()}
         rows = []
