@@ -13,10 +13,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
+
+from .loopback import Loopback, QuietHandler
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Deposit:
 
 
 @dataclass
-class ChorusFake:
+class ChorusFake(Loopback):
     client_id: str = "chorus-client"
     client_secret: str = "chorus-secret"
     login: str = "TECH_1_facteur@cpro.fr"
@@ -60,7 +61,7 @@ class ChorusFake:
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -90,18 +91,11 @@ class ChorusFake:
                     return self._send(400, {"codeRetour": 400, "libelle": "JSON invalide"})
                 return self._send(200, fake.answer(self.path, body))
 
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
+        return self.base_url
 
     def _now(self) -> str:
         """Chorus Pro's times: Paris local time, to the minute, without an offset."""

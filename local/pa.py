@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from .loopback import Loopback, QuietHandler
 
 MAX_BYTES = 100 * 1024 * 1024
 
@@ -52,7 +53,7 @@ class Flow:
 
 
 @dataclass
-class PaFake:
+class PaFake(Loopback):
     client_id: str = "pa-client"
     client_secret: str = "pa-secret"
     lines: dict[str, Line] = field(default_factory=dict)
@@ -68,7 +69,7 @@ class PaFake:
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _send(self, status: int, body: Any = None, raw: bytes | None = None, ctype: str = "application/json") -> None:
                 data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
                 self.send_response(status)
@@ -120,18 +121,11 @@ class PaFake:
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
+        return self.base_url
 
     def scripted(self, request: str) -> int | str | None:
         """The next scripted answer for this request: a plain entry applies to any call, a

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from .loopback import Loopback, QuietHandler
 
 TEXTS = {200: "OK", 201: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 406: "Not Acceptable",
          409: "Conflict", 500: "Internal Server Error", 550: "Unable to reach cXML server", 560: "Temporary server error"}
@@ -29,7 +30,7 @@ class Received:
 
 
 @dataclass
-class CxmlNetwork:
+class CxmlNetwork(Loopback):
     shared_secret: str
     buyers: set[str] = field(default_factory=set)  # the To identities it serves
     dtd: Path | None = None
@@ -42,7 +43,7 @@ class CxmlNetwork:
         self.lock = threading.Lock()
         self._dtd = etree.DTD(str(self.dtd)) if self.dtd else None
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 from facteur.formats import cxml
 
@@ -67,18 +68,11 @@ class CxmlNetwork:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/cxml/invoices"
-
-    def stop(self) -> None:
-        self.server.shutdown()
+        return self.base_url + "/cxml/invoices"
 
     def answer(self, body: bytes, ctype: str) -> tuple[int, str, str, str]:
         """(status code, explanation, payloadID, invoice number) for a posted document."""

@@ -146,3 +146,22 @@ def test_the_directory_says_who_receives(fake):
     assert pa.directory_line("999999999") is None
     assert {x.address for x in pa.lines_for_siren("552100554")} == {"552100554", "552100554_COMPTA"}
     assert pa.lines_for_siren("999999999") == []
+
+
+def test_a_supplier_reaches_platforms_with_its_own_secrets_only():
+    """facteur/pa/<supplier id> or below it: not another supplier's, not one whose id starts the same."""
+    from types import SimpleNamespace
+
+    from facteur.pipeline.platforms import own_secret
+
+    class Secrets:
+        def get_secret_value(self, SecretId):
+            return {"SecretString": "value"}
+
+    ctx = SimpleNamespace(client=lambda name: Secrets())
+    assert own_secret(ctx, "acme", "facteur/pa/acme", "pa", "PA") == "value"
+    assert own_secret(ctx, "acme", "facteur/cxml/acme/ariba", "cxml", "cXML") == "value"
+    for other in ("facteur/pa/acme-other", "facteur/pa/other", "facteur/chorus/acme", "pa/acme"):
+        with pytest.raises(PermanentError) as exc:
+            own_secret(ctx, "acme", other, "pa", "PA")
+        assert exc.value.code == "pa_secret_forbidden"

@@ -33,10 +33,7 @@ def client(ctx: Context, supplier: Supplier) -> ChorusPro:
     if supplier.chorus is None:
         raise PermanentError(f"supplier {supplier.id} has no Chorus Pro access in the directory (chorus: ...)",
                              code="chorus_not_configured")
-    prefix = f"facteur/chorus/{supplier.id}"
-    if not supplier.chorus.secret_id.startswith(prefix):  # a supplier deposits with its own account only
-        raise PermanentError(f"the Chorus Pro secret of {supplier.id} must be named {prefix}...", code="chorus_secret_forbidden")
-    value = ctx.client("secretsmanager").get_secret_value(SecretId=supplier.chorus.secret_id)["SecretString"]
+    value = platforms.own_secret(ctx, supplier.id, supplier.chorus.secret_id, "chorus", "Chorus Pro")
     return ChorusPro(supplier.chorus, Credentials.parse(value))
 
 

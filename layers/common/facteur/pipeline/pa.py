@@ -43,10 +43,7 @@ def client(ctx: Context, supplier: Supplier) -> AfnorPlatform:
     if supplier.pa is None:
         raise PermanentError(f"supplier {supplier.id} has no PA configured in the directory (pa: ...)",
                              code="pa_not_configured")
-    prefix = f"facteur/pa/{supplier.id}"
-    if not supplier.pa.secret_id.startswith(prefix):  # a supplier uses its own platform account only
-        raise PermanentError(f"the PA secret of {supplier.id} must be named {prefix}...", code="pa_secret_forbidden")
-    value = ctx.client("secretsmanager").get_secret_value(SecretId=supplier.pa.secret_id)["SecretString"]
+    value = platforms.own_secret(ctx, supplier.id, supplier.pa.secret_id, "pa", "PA")
     return AfnorPlatform(supplier.pa, Credentials.parse(value))
 
 

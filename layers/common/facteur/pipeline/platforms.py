@@ -16,6 +16,17 @@ from ..model.lifecycle import EventKind
 from ..tracking.store import Event, apply_event
 
 
+def own_secret(ctx: Context, supplier_id: str, secret_id: str, family: str, what: str) -> str:
+    """The value of a secret of the supplier's own (named facteur/{family}/{supplier id}...): a
+    supplier speaks to a platform or network with its own account only."""
+    from ..errors import PermanentError
+
+    prefix = f"facteur/{family}/{supplier_id}"
+    if secret_id != prefix and not secret_id.startswith(prefix + "/"):  # not facteur/pa/acme-other for acme
+        raise PermanentError(f"the {what} secret of {supplier_id} must be named {prefix}...", code=f"{family}_secret_forbidden")
+    return str(ctx.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+
+
 def read_cursor(ctx: Context, platform: str, supplier_id: str) -> tuple[str | None, frozenset[str]]:
     """The sweep's last position for this supplier, and what it already saw at its end."""
     db, table = ctx.client("dynamodb"), ctx.settings.require("invoices_table")

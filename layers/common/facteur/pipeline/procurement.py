@@ -35,10 +35,9 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, recipient: Recipient, p
     conf, url = recipient.cxml, recipient.endpoint
     if conf is None or not url:
         raise PermanentError(f"recipient '{recipient.id}' on cxml has no endpoint or credentials", code="cxml_not_configured")
-    prefix = f"facteur/cxml/{rec.supplier_id}/"
-    if not (recipient.secret_id or "").startswith(prefix):  # a supplier speaks with its own credentials only
-        raise PermanentError(f"the cXML secret of '{recipient.id}' must be named {prefix}...", code="cxml_secret_forbidden")
-    secret = ctx.client("secretsmanager").get_secret_value(SecretId=recipient.secret_id)["SecretString"].strip()
+    from .platforms import own_secret
+
+    secret = own_secret(ctx, rec.supplier_id, f"{recipient.secret_id or ''}", "cxml", "cXML").strip()
     pid = payload_id(rec.invoice_id, purpose, recipient.id)
     env = cxml.Envelope(sender=cxml.Credential(domain=conf.from_domain, identity=conf.from_identity),
                         to=cxml.Credential(domain=conf.to_domain, identity=conf.to_identity), shared_secret=secret,
