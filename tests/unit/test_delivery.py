@@ -55,3 +55,21 @@ def test_cr_lf_in_names_and_numbers_never_reach_a_header():
 
 def _roundtrip_bytes(raw: bytes):
     return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_each_recipient_gets_its_own_formats_and_the_customer_produces_them_all():
+    from types import SimpleNamespace
+
+    from facteur.model.directory import Customer, OutputFormat
+    from facteur.pipeline.outbound import Message, _attached
+
+    customer = Customer.model_validate({"id": "c", "name": "C", "formats": ["facturx"], "recipients": [
+        {"id": "ap", "name": "AP", "email": "ap@c.example"},
+        {"id": "erp", "name": "ERP mailbox", "email": "erp@c.example", "formats": ["ubl", "cii"]}]})
+    assert customer.all_formats() == [OutputFormat.FACTURX, OutputFormat.UBL, OutputFormat.CII]
+    rec = SimpleNamespace(documents={"facturx": "k.pdf", "ubl": "k.ubl.xml", "cii": "k.cii.xml"})
+    ap, erp = customer.recipients
+    assert _attached(ap, Message(), rec) == ["facturx", "ubl"]
+    assert _attached(erp, Message(), rec) == ["ubl", "cii"]  # no PDF for the ERP's mailbox
+    assert _attached(ap, Message(kind="overdue"), rec) == ["facturx"]  # reminders carry the Factur-X only
+    assert _attached(erp, Message(kind="overdue"), rec) == ["ubl"]  # or the first of the recipient's formats

@@ -35,7 +35,7 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
     if e.max_amount is not None and inv.tax_inclusive_amount > e.max_amount:
         out.append(_f("CUST-MAX-AMOUNT", "BT-112", f"total {inv.tax_inclusive_amount} is over {customer.name}'s limit {e.max_amount}",
                       f"le total {inv.tax_inclusive_amount} dépasse la limite de {customer.name} ({e.max_amount})"))
-    line_formats = [f.value for f in customer.formats if f in LINE_FORMATS]
+    line_formats = [f.value for f in customer.all_formats() if f in LINE_FORMATS]
     if line_formats and not inv.billed_lines:
         out.append(_f("CUST-FORMAT-LINES", "BG-25",
                       f"{customer.name} receives {', '.join(line_formats)}, which needs invoice lines (BR-16); "

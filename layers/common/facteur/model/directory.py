@@ -67,6 +67,9 @@ class Recipient(_M):
                                                     "the network's shared secret (facteur/cxml/<supplier id>/...)")
     language: str = Field("fr", description="Language of messages: fr or en")
     attach_document: bool = True
+    formats: list[OutputFormat] = Field(default_factory=list, description="The formats this recipient's e-mails carry "
+                                                                          "(facturx, ubl, cii, edifact); empty: the "
+                                                                          "Factur-X and the customer's UBL")
     fallback: str | None = Field(None, description="Id of the recipient (of the same customer) to use when this one's "
                                                    "channel bounces or does not deliver in time (scenario action "
                                                    "fallback_channel)")
@@ -223,6 +226,10 @@ class Customer(_M):
     email: EmailRules = Field(default_factory=EmailRules)
     distribution: list[DistributionRule] = Field(default_factory=list,
                                                  description="Who receives what and when; empty: every recipient on issue")
+
+    def all_formats(self) -> list[OutputFormat]:
+        """What to produce: the customer's formats and every one a recipient of it asks for."""
+        return list(dict.fromkeys([*self.formats, *(f for r in self.recipients for f in r.formats)]))
 
     def receives(self, role: Role, stage: str, total: Decimal, is_credit_note: bool, order: str | None) -> bool:
         """Does a recipient of this role receive this invoice at this stage (issue, approved)?"""

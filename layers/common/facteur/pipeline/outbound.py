@@ -33,6 +33,22 @@ class Message:
     extra_attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
+ATTACHED = {"facturx": (".pdf", "application/pdf"), "ubl": (".ubl.xml", "application/xml"),
+            "cii": (".cii.xml", "application/xml"), "edifact": (".edi", "application/EDIFACT")}
+
+
+def _attached(recipient: Recipient, message: Message, rec: InvoiceRecord) -> list[str]:
+    """The documents an e-mail carries: the recipient's formats, else the Factur-X (and the UBL with
+    the invoice itself); later messages carry the Factur-X only."""
+    if recipient.formats:
+        wanted = [f.value for f in recipient.formats]
+    else:
+        wanted = ["facturx", "ubl"] if message.kind in ("invoice", "not_opened") else ["facturx"]
+    if message.kind not in ("invoice", "not_opened"):
+        wanted = [f for f in wanted if f == "facturx"] or wanted[:1]
+    return [f for f in wanted if f in rec.documents and f in ATTACHED]
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "invoice"
 
@@ -79,11 +95,9 @@ def send(ctx: Context, rec: InvoiceRecord, inv: Invoice, customer: Customer, rec
     rules = customer.email
     attachments = []
     if recipient.attach_document and not rules.link_only:
-        pdf_key = rec.documents.get("facturx")
-        if pdf_key:
-            attachments.append((f"{safe_name(inv.number)}.pdf", "application/pdf", ctx.documents.get(pdf_key)))
-        if "ubl" in rec.documents and message.kind in ("invoice", "not_opened"):
-            attachments.append((f"{safe_name(inv.number)}.ubl.xml", "application/xml", ctx.documents.get(rec.documents["ubl"])))
+        for fmt in _attached(recipient, message, rec):
+            name, mime = ATTACHED[fmt]
+            attachments.append((f"{safe_name(inv.number)}{name}", mime, ctx.documents.get(rec.documents[fmt])))
         if rules.max_attachment_bytes is not None and sum(len(a[2]) for a in attachments) > rules.max_attachment_bytes:
             attachments = []  # over the customer's size limit: the signed link only
     attachments += list(message.extra_attachments)

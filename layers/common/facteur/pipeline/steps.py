@@ -99,7 +99,7 @@ def _losses(inv: Invoice, customer: Customer | None, not_read: list[str]) -> lis
         return []
     out = [Finding(rule="LOSSLESS", severity=Severity.ERROR, source="customer", message=f"input {item}",
                    message_fr=f"élément du fichier reçu non lu : {item}") for item in not_read]
-    for fmt in dict.fromkeys([OutputFormat.FACTURX, *customer.formats]):
+    for fmt in dict.fromkeys([OutputFormat.FACTURX, *customer.all_formats()]):
         if fmt is OutputFormat.FACTURX:
             lost = lost_in(inv, cii.write(inv, profile=inv.profile), facturx_profile=inv.profile)
         elif fmt is OutputFormat.UBL and inv.billed_lines:
@@ -129,7 +129,7 @@ def convert(ctx: Context, invoice_id: str) -> dict:
     """Produce every format the customer wants, each checked again with the official rules."""
     rec, inv = _load(ctx, invoice_id)
     customer = _customer(ctx, rec)
-    formats = customer.formats if customer else [OutputFormat.FACTURX, OutputFormat.UBL]
+    formats = customer.all_formats() if customer else [OutputFormat.FACTURX, OutputFormat.UBL]
     supplier_pdf = None
     if rec.input_kind == Kind.PDF.value:
         supplier_pdf = ctx.documents.get(rec.original_key)
