@@ -165,6 +165,37 @@ def patch_invoice(invoice_id: str):
     return corrections.patch(get_context(), caller_supplier(app), invoice_id, fields)
 
 
+@app.get("/customers")
+def list_customers():
+    """The supplier's customers (id, name, group, how many recipients on which channels)."""
+    ctx = get_context()
+    return {"customers": [{"id": c.id, "name": c.name, "group": c.group,
+                           "channels": sorted({r.channel.value for r in c.recipients})}
+                          for c in ctx.directory.customers(caller_supplier(app))]}
+
+
+@app.get("/customers/<customer_id>")
+def get_customer(customer_id: str):
+    return get_context().directory.customer(caller_supplier(app), customer_id).model_dump(mode="json", exclude_none=True)
+
+
+@app.put("/customers/<customer_id>")
+def put_customer(customer_id: str):
+    """The customer as the directory holds it (the same fields as the YAML: recipients, distribution,
+    hold and e-mail rules, milestones...), validated whole; its id is the path's."""
+    from facteur.model.directory import Customer
+
+    body = json_object(app)
+    if body.get("id", customer_id) != customer_id:
+        raise InvalidInput("the body's id is not the path's", code="id_mismatch")
+    customer = Customer.model_validate({**body, "id": customer_id})
+    ctx = get_context()
+    supplier_id = caller_supplier(app)
+    ctx.directory.replace_customer(supplier_id, customer)
+    logger.info("customer replaced", extra={"supplier_id": supplier_id, "customer_id": customer_id})
+    return customer.model_dump(mode="json", exclude_none=True)
+
+
 @app.post("/pa/events/<supplier_id>/<token>")
 def pa_rang(supplier_id: str, token: str):
     """A PA's webhook (registered by the platform sweep): the supplier's sweep runs now. Nothing in

@@ -192,3 +192,27 @@ def test_links_survive_a_rotation_of_the_link_key(rt):
     current = next(v for v, st in stages.items() if "AWSCURRENT" in st)
     previous = next(v for v, st in stages.items() if "AWSPREVIOUS" in st)
     assert current != previous and all("AWSPENDING" not in st or v == current for v, st in stages.items())
+
+
+def test_customers_are_data_edited_through_the_api_validated_whole_and_per_tenant(rt):
+    """GET/PUT /customers: the directory as data; what breaks the model is a 422 that names the
+    field, an identifier of another customer a 409, another supplier's key sees nothing; the change
+    applies to the next invoice (a new recipient receives it)."""
+    listed = api(rt, "GET", "/customers").json()["customers"]
+    assert {"id": "boulangerie-martin", "name": "Boulangerie Martin SAS", "group": None, "channels": ["email"]} in listed
+    bm = api(rt, "GET", "/customers/boulangerie-martin").json()
+    bm["recipients"].append({"id": "bm-erp", "name": "ERP", "role": "other", "email": "erp@boulangerie-martin.example",
+                             "formats": ["ubl"]})
+    bad = json.loads(json.dumps(bm))
+    bad["recipients"][-1]["fallback"] = "nobody"
+    res = api(rt, "PUT", "/customers/boulangerie-martin", json=bad)
+    assert res.status_code == 422 and "fallback 'nobody'" in res.text
+    taken = {**bm, "identifiers": ["FR42812345619"]}  # Café Lumière's VAT id
+    assert api(rt, "PUT", "/customers/boulangerie-martin", json=taken).status_code == 409
+    assert api(rt, "PUT", "/customers/boulangerie-martin", json={**bm, "id": "other"}).status_code == 422
+    assert api(rt, "GET", "/customers/boulangerie-martin", key="key-of-another-tenant").status_code == 404
+    res = api(rt, "PUT", "/customers/boulangerie-martin", json=bm)
+    assert res.status_code == 200 and res.json()["recipients"][-1]["formats"] == ["ubl"]
+    iid = sent_invoice(rt)
+    mail = next(m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid and m.to == ["erp@boulangerie-martin.example"])
+    assert [name for name, _ in mail.attachments()] == [f"{api(rt, 'GET', f'/invoices/{iid}').json()['number']}.ubl.xml"]

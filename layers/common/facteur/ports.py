@@ -64,6 +64,8 @@ class Directory(Protocol):
 
     def put_supplier(self, s: Supplier, api_keys: Sequence[str] = ()) -> None: ...
 
+    def replace_customer(self, supplier_id: str, c: Customer) -> None: ...
+
 
 class Documents(Protocol):
     """Originals, canonical data and produced documents (write-once storage)."""

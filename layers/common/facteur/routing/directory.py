@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..adapters.dynamodb import Table
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound
 from ..model.directory import Customer, Supplier
 from ..model.invoice import Party
 
@@ -66,6 +66,30 @@ class DirectoryStore(Table):
         for a in aliases:
             if a:
                 self._put({"PK": f"SUP#{supplier_id}", "SK": f"ALIAS#{normalise_id(a)}", "customer_id": c.id})
+
+    def replace_customer(self, supplier_id: str, c: Customer) -> None:
+        """PUT /customers/{id}: the customer as given (validated by the model), its identifiers
+        re-pointed: one that names another customer of the supplier is refused, the ones it no
+        longer has are removed (invoices naming them are then matched by the others)."""
+        from ..errors import Conflict
+
+        supplier = self.supplier(supplier_id)
+        if c.scenario and c.scenario not in supplier.scenarios:
+            raise InvalidInput(f"scenario '{c.scenario}' is not one of the supplier's "
+                               f"({', '.join(sorted(supplier.scenarios)) or 'none'})", code="unknown_scenario")
+        new = {normalise_id(a) for a in (c.siren, c.vat_id, *c.identifiers) if a}
+        for alias in sorted(new):
+            item = self._get(f"SUP#{supplier_id}", f"ALIAS#{alias}")
+            if item and item.get("customer_id") != c.id:
+                raise Conflict(f"identifier {alias} already names customer {item.get('customer_id')}",
+                               code="identifier_taken")
+        old = self._get(f"SUP#{supplier_id}", f"CUS#{c.id}")
+        if old:
+            was = Customer.model_validate(old["data"])
+            for a in {normalise_id(x) for x in (was.siren, was.vat_id, *was.identifiers) if x} - new:
+                self.client.delete_item(TableName=self.table_name, Key=self._ser({"PK": f"SUP#{supplier_id}",
+                                                                                   "SK": f"ALIAS#{a}"}))
+        self.put_customer(supplier_id, c)
 
     # -- reads --
     def supplier(self, supplier_id: str) -> Supplier:
