@@ -176,7 +176,9 @@ def list_customers():
 
 @app.get("/customers/<customer_id>")
 def get_customer(customer_id: str):
-    return get_context().directory.customer(caller_supplier(app), customer_id).model_dump(mode="json", exclude_none=True)
+    """The customer as stored (its group's shared rules apply on top: the supplier's `groups`)."""
+    customer = get_context().directory.own_customer(caller_supplier(app), customer_id)
+    return customer.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 @app.put("/customers/<customer_id>")
@@ -193,7 +195,7 @@ def put_customer(customer_id: str):
     supplier_id = caller_supplier(app)
     ctx.directory.replace_customer(supplier_id, customer)
     logger.info("customer replaced", extra={"supplier_id": supplier_id, "customer_id": customer_id})
-    return customer.model_dump(mode="json", exclude_none=True)
+    return customer.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
 @app.post("/pa/events/<supplier_id>/<token>")

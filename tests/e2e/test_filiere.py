@@ -14,7 +14,12 @@ import pytest
 
 from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
 
-DIRECTORY = SUPPLIER + """    customers:
+DIRECTORY = SUPPLIER + """    groups:
+      hotellerie:                         # a hotel chain: its central purchasing receives every invoice of its hotels
+        recipients:
+          - {id: hl-centrale, name: Centrale d'achats, role: central_purchasing, email: centrale@hotellerie.example}
+        hold: {approval_above: "100.00"}
+    customers:
       - id: groupe-rivage
         name: Groupe Rivage SAS
         siren: "552100554"
@@ -44,6 +49,13 @@ DIRECTORY = SUPPLIER + """    customers:
         hold: {approval_above: "100.00"}
         recipients:
           - {id: cp-compta, name: Comptabilité, role: payer, email: compta@client-plafond.example}
+      - id: hotel-bellevue
+        name: Hôtel Bellevue SAS
+        group: hotellerie
+        siren: "443061841"
+        vat_id: FR64443061841
+        recipients:
+          - {id: hb-compta, name: Réception comptable, role: payer, email: compta@hotel-bellevue.example}
 """
 
 
@@ -98,3 +110,16 @@ def test_what_must_not_leave_is_held_until_released(rt, siren, vat, rule, why):
     assert api(rt, "POST", f"/invoices/{iid}/release", json={"reason": "validé par la direction"}).status_code in (200, 202)
     rt.settle()
     assert api(rt, "GET", f"/invoices/{iid}").json()["status"] in ("sent", "delivered") and len(mails(rt, iid)) == 1
+
+
+def test_a_groups_rules_and_recipients_apply_to_each_of_its_customers(rt):
+    """The chain's hold rule holds the hotel's invoice; once released, the hotel's payer and the
+    chain's central purchasing both receive it; the hotel's own record (GET /customers) is unchanged."""
+    iid, _ = post(rt, "443061841", "FR64443061841")
+    inv = api(rt, "GET", f"/invoices/{iid}").json()
+    assert inv["status"] == "held" and [f["rule"] for f in inv["findings"] if f["severity"] == "error"] == ["HOLD-APPROVAL"]
+    assert api(rt, "POST", f"/invoices/{iid}/release", json={"reason": "accord de la centrale"}).status_code in (200, 202)
+    rt.settle()
+    assert sorted(m.to[0] for m in mails(rt, iid)) == ["centrale@hotellerie.example", "compta@hotel-bellevue.example"]
+    own = api(rt, "GET", "/customers/hotel-bellevue").json()
+    assert [r["id"] for r in own["recipients"]] == ["hb-compta"] and "hold" not in own

@@ -66,6 +66,8 @@ class Directory(Protocol):
 
     def replace_customer(self, supplier_id: str, c: Customer) -> None: ...
 
+    def own_customer(self, supplier_id: str, customer_id: str) -> Customer: ...
+
 
 class Documents(Protocol):
     """Originals, canonical data and produced documents (write-once storage)."""

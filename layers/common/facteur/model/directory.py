@@ -247,6 +247,34 @@ class Customer(_M):
         return self
 
 
+class GroupRules(_M):
+    """What every customer of a group (a chain, a holding, a public body) shares, unless the customer
+    says otherwise: recipients added to each (a holding's central purchasing), distribution, hold
+    and e-mail rules."""
+
+    recipients: list[Recipient] = Field(default_factory=list, description="Added to each customer of the group")
+    distribution: list[DistributionRule] = Field(default_factory=list)
+    hold: HoldRules | None = None
+    email: EmailRules | None = None
+
+    def apply(self, c: Customer) -> Customer:
+        """The customer with the group's rules where it has none of its own."""
+        own = c.model_fields_set
+        ids = {r.id for r in c.recipients}
+        clash = [r.id for r in self.recipients if r.id in ids]
+        if clash:
+            raise ValueError(f"customer '{c.id}' has recipient(s) {', '.join(clash)} of the same id as its group's")
+        update: dict = {"recipients": [*c.recipients, *self.recipients]}
+        if "distribution" not in own and self.distribution:
+            update["distribution"] = self.distribution
+        if "hold" not in own and self.hold is not None:
+            update["hold"] = self.hold
+        if "email" not in own and self.email is not None:
+            update["email"] = self.email
+        merged = c.model_copy(update=update)
+        return Customer.model_validate(merged.model_dump())  # fallbacks checked again on the whole
+
+
 class Agency(_M):
     """A collection agency the supplier hands unpaid invoices to (scenario action hand_off)."""
 
@@ -354,6 +382,8 @@ class Supplier(_M):
         if unknown:
             raise ValueError(f"unknown message(s) {', '.join(unknown)}; one of {', '.join(MESSAGE_KINDS)}")
         return v
+    groups: dict[str, GroupRules] = Field(default_factory=dict, description="Rules shared by the customers of a group "
+                                                                          "(their `group`), by group name")
     scenarios: dict[str, Scenario] = Field(default_factory=dict,
                                            description="Reminder and dunning scenarios by name (model/scenario.py); "
                                                        "without any, each customer's `milestones` apply")

@@ -61,7 +61,8 @@ class DirectoryStore(Table):
                 self._put({"PK": f"KEY#{key_hash(k)}", "SK": "KEY", "supplier_id": s.id, "agency_id": agency_id})
 
     def put_customer(self, supplier_id: str, c: Customer) -> None:
-        self._put({"PK": f"SUP#{supplier_id}", "SK": f"CUS#{c.id}", "data": c.model_dump(mode="json")})
+        # what was given (its group's rules fill in what it does not say: see GroupRules.apply)
+        self._put({"PK": f"SUP#{supplier_id}", "SK": f"CUS#{c.id}", "data": c.model_dump(mode="json", exclude_unset=True)})
         aliases = [c.siren, c.vat_id, *c.identifiers]
         for a in aliases:
             if a:
@@ -99,17 +100,28 @@ class DirectoryStore(Table):
         return Supplier.model_validate(item["data"])
 
     def customer(self, supplier_id: str, customer_id: str) -> Customer:
+        """The customer with its group's rules (the supplier's `groups`) where it has none of its own."""
+        return self._grouped(supplier_id, self.own_customer(supplier_id, customer_id))
+
+    def own_customer(self, supplier_id: str, customer_id: str) -> Customer:
+        """The customer as stored (GET/PUT /customers/{id}), without its group's rules."""
         item = self._get(f"SUP#{supplier_id}", f"CUS#{customer_id}")
         if item is None:
             raise NotFound(f"customer {customer_id} of supplier {supplier_id} is not in the directory")
         return Customer.model_validate(item["data"])
+
+    def _grouped(self, supplier_id: str, c: Customer) -> Customer:
+        if not c.group:
+            return c
+        rules = self.supplier(supplier_id).groups.get(c.group)
+        return rules.apply(c) if rules else c
 
     def customers(self, supplier_id: str) -> list[Customer]:
         out, kwargs = [], {"TableName": self.table_name, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :c)",
                            "ExpressionAttributeValues": self._ser({":pk": f"SUP#{supplier_id}", ":c": "CUS#"})}
         while True:
             res = self.client.query(**kwargs)
-            out += [Customer.model_validate(self._de(i)["data"]) for i in res.get("Items", [])]
+            out += [self._grouped(supplier_id, Customer.model_validate(self._de(i)["data"])) for i in res.get("Items", [])]
             if "LastEvaluatedKey" not in res:
                 return out
             kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
