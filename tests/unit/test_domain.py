@@ -93,3 +93,21 @@ def test_the_customer_check_and_dispatch_agree_on_who_is_reachable():
                                      "recipients": [portal, {"id": "ap", "name": "AP", "email": "ap@client.example"}]})
     findings = check_customer(inv, mixed)
     assert not [f for f in findings if f.blocking] and [f.rule for f in findings] == ["CUST-RECIPIENT-UNREACHABLE"]
+
+
+def test_a_customer_whose_recipients_clash_with_its_groups_is_refused_when_loaded():
+    from facteur.errors import InvalidInput
+    from facteur.routing.directory import parse_yaml
+
+    text = """
+suppliers:
+  - id: acme
+    name: Acme
+    groups:
+      chain: {recipients: [{id: central, name: Centrale, role: central_purchasing, email: c@chain.example}]}
+    customers:
+      - {id: shop, name: Shop, group: chain, recipients: [{id: central, name: Own, email: o@shop.example}]}
+"""
+    with pytest.raises(InvalidInput) as exc:
+        parse_yaml(text)
+    assert "customer 'shop' in group 'chain'" in exc.value.message and "central" in exc.value.message

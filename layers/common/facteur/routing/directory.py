@@ -75,6 +75,12 @@ class DirectoryStore(Table):
         from ..errors import Conflict
 
         supplier = self.supplier(supplier_id)
+        group = supplier.groups.get(c.group or "")
+        if group is not None:
+            try:
+                group.apply(c)
+            except ValueError as exc:
+                raise InvalidInput(f"in group '{c.group}': {exc}", code="group_clash") from exc
         if c.scenario and c.scenario not in supplier.scenarios:
             raise InvalidInput(f"scenario '{c.scenario}' is not one of the supplier's "
                                f"({', '.join(sorted(supplier.scenarios)) or 'none'})", code="unknown_scenario")
@@ -200,6 +206,14 @@ def parse_yaml(text: str) -> list[tuple[Supplier, list[str], list[Customer], dic
             if cus.scenario and cus.scenario not in sup.scenarios:
                 raise InvalidInput(f"{where}, customer '{cus.id}': scenario '{cus.scenario}' is not one of the "
                                    f"supplier's ({', '.join(sorted(sup.scenarios)) or 'none'})", code="invalid_directory")
+            group = sup.groups.get(cus.group or "")
+            if group is not None:
+                try:
+                    group.apply(cus)  # the customer with its group's recipients and rules must hold together
+                except (ValueError, ValidationError) as exc:
+                    raise InvalidInput(f"{where}, customer '{cus.id}' in group '{cus.group}': "
+                                       f"{str(exc).splitlines()[0].removeprefix('Value error, ')}",
+                                       code="invalid_directory") from exc
             parsed.append(cus)
         out.append((sup, keys, parsed, agency_keys))
     return out
