@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from .loopback import Loopback, QuietHandler
+from .loopback import Loopback, OAuthClients, QuietHandler
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Deposit:
 
 
 @dataclass
-class ChorusFake(Loopback):
+class ChorusFake(Loopback, OAuthClients):
     client_id: str = "chorus-client"
     client_secret: str = "chorus-secret"
     login: str = "TECH_1_facteur@cpro.fr"
@@ -103,15 +102,6 @@ class ChorusFake(Loopback):
         return now.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%dT%H:%M")
 
     # -- the contract --------------------------------------------------------------------------
-    def token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        if form.get("grant_type") != ["client_credentials"] or form.get("client_id") != [self.client_id] \
-                or form.get("client_secret") != [self.client_secret]:
-            return 401, {"error": "invalid_client"}
-        token = uuid.uuid4().hex
-        with self.lock:
-            self.tokens.add(token)
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
-
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         ok = {"codeRetour": 0, "libelle": "GCU_MSG_01_000"}
         if path == "/cpro/structures/v1/rechercher":

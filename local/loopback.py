@@ -3,7 +3,9 @@ served by a daemon thread, that writes no access log."""
 from __future__ import annotations
 
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -24,3 +26,21 @@ class Loopback:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+class OAuthClients:
+    """An OAuth2 token endpoint for the client credentials grant: one client, tokens kept in `tokens`."""
+
+    client_id: str
+    client_secret: str
+    tokens: set[str]
+    lock: threading.Lock
+
+    def token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        if form.get("grant_type") != ["client_credentials"] or form.get("client_id") != [self.client_id] \
+                or form.get("client_secret") != [self.client_secret]:
+            return 401, {"error": "invalid_client"}
+        token = uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}

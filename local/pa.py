@@ -28,7 +28,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .loopback import Loopback, QuietHandler
+from .loopback import Loopback, OAuthClients, QuietHandler
 
 MAX_BYTES = 100 * 1024 * 1024
 
@@ -53,7 +53,7 @@ class Flow:
 
 
 @dataclass
-class PaFake(Loopback):
+class PaFake(Loopback, OAuthClients):
     client_id: str = "pa-client"
     client_secret: str = "pa-secret"
     lines: dict[str, Line] = field(default_factory=dict)
@@ -143,15 +143,6 @@ class PaFake(Loopback):
         return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # -- the contract --------------------------------------------------------------------------
-    def token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        if form.get("grant_type") != ["client_credentials"] or form.get("client_id") != [self.client_id] \
-                or form.get("client_secret") != [self.client_secret]:
-            return 401, {"error": "invalid_client"}
-        token = uuid.uuid4().hex
-        with self.lock:
-            self.tokens.add(token)
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
-
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes):
         if method == "POST" and path == "/flow-service/v1/flows":
             return 202, self._submit(headers.get("content-type", ""), raw)
