@@ -111,3 +111,23 @@ suppliers:
     with pytest.raises(InvalidInput) as exc:
         parse_yaml(text)
     assert "customer 'shop' in group 'chain'" in exc.value.message and "central" in exc.value.message
+
+
+def test_an_invoice_for_a_customer_that_takes_none_before_a_date_is_held_until_then():
+    from datetime import UTC, datetime
+
+    from facteur import clock
+    from facteur.controls.customer import check_customer
+    from facteur.formats.reader import read_document
+    from facteur.model.directory import Customer
+
+    inv = read_document((Path(__file__).resolve().parents[2] / "demo" / "inbox" / "FA-2026-1204.json").read_bytes()).invoice
+    customer = Customer.model_validate({"id": "c", "name": "Client", "hold": {"not_before": "2027-01-04"},
+                                        "recipients": [{"id": "ap", "name": "AP", "email": "ap@client.example"}]})
+    for now, held in ((datetime(2027, 1, 3, 22, 59, tzinfo=UTC), True), (datetime(2027, 1, 3, 23, 0, tzinfo=UTC), False)):
+        clock.set_provider(lambda now=now: now)  # 23:00 UTC on 3 January is midnight in Paris
+        try:
+            rules = [f.rule for f in check_customer(inv, customer) if f.blocking]
+        finally:
+            clock.set_provider(None)
+        assert rules == (["HOLD-NOT-BEFORE"] if held else [])

@@ -52,6 +52,15 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
         out.append(_f("HOLD-APPROVAL", "BT-112", f"total {inv.tax_inclusive_amount} is above {h.approval_above}: it waits for "
                       "your approval (release it)", f"le total {inv.tax_inclusive_amount} dépasse {h.approval_above} : la "
                       "facture attend votre validation (la libérer)"))
+    if h.not_before is not None:
+        from zoneinfo import ZoneInfo
+
+        from .. import clock
+
+        if clock.now().astimezone(ZoneInfo("Europe/Paris")).date() < h.not_before:
+            out.append(_f("HOLD-NOT-BEFORE", "BG-7", f"{customer.name} takes no invoice before {h.not_before}: held until "
+                          "then (release it on that day)", f"{customer.name} ne reçoit pas de facture avant le "
+                          f"{h.not_before:%d/%m/%Y} : retenue jusque-là (la libérer ce jour-là)"))
     # Who is reachable is what dispatch will do (one rule: pipeline.dispatch.plan_dispatch), so
     # that an invoice nobody can receive is held here, with why, instead of failing at dispatch.
     from ..pipeline.dispatch import plan_dispatch

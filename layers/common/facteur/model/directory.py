@@ -3,6 +3,7 @@ by role and channel, with what the customer expects and the milestones to watch.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 
@@ -127,6 +128,8 @@ class HoldRules(_M):
     credit_hold: str | None = Field(None, description="Credit hold: why (invoices are held, reminders go on)")
     approval_above: Decimal | None = Field(None, description="An invoice above this total (BT-112) waits for the "
                                                              "supplier's approval (a release)")
+    not_before: date | None = Field(None, description="Nothing leaves before this date (the customer's year-end closing, "
+                                                      "a new contract): held until then, released by API")
 
 
 class EmailRules(_M):
