@@ -126,3 +126,17 @@ def test_delivered_is_when_every_recipient_has_it_and_platforms_are_not_waited_f
     missed = [a for a in schedule(INV, happenings([mail, hook, quick, late]), standard, ECB) if "delivered" in a.rule]
     assert [(a.action, a.at) for a in missed] == [("fallback_channel", SENT + timedelta(hours=1)),
                                                    ("alert", SENT + timedelta(hours=1))]
+
+
+def test_without_a_scenario_a_customer_with_a_fallback_gets_the_bounce_rule():
+    supplier = Supplier(id="acme", name="Acme")
+    plain = Customer.model_validate({"id": "c", "name": "C", "recipients": [{"id": "a", "name": "A", "email": "a@c.example"}]})
+    backed = Customer.model_validate({"id": "c", "name": "C", "recipients": [
+        {"id": "a", "name": "A", "email": "a@c.example", "fallback": "b"},
+        {"id": "b", "name": "B", "email": "b@c.example", "fallback_only": True}]})
+    assert [r.expect for r in scenario_for(supplier, plain).milestones] == ["downloaded"]
+    (bounce, downloaded) = scenario_for(supplier, backed).milestones
+    assert (bounce.expect, bounce.within, bounce.otherwise) == ("delivered", timedelta(hours=1), ["fallback_channel", "alert"])
+    actions = schedule(INV, [Happening(SENT, "sent")], scenario_for(supplier, backed), ECB)
+    assert [(a.action, a.at) for a in actions][:2] == [("fallback_channel", SENT + timedelta(hours=1)),
+                                                       ("alert", SENT + timedelta(hours=1))]

@@ -76,6 +76,11 @@ def scenario_for(supplier: Supplier, customer: Customer) -> Scenario:
         chosen = supplier.scenarios[customer.scenario]
     else:
         chosen = for_customer(supplier.scenarios, customer.id, customer.group) or default_scenario(customer.milestones)
+        if chosen.name == "milestones" and any(r.fallback for r in customer.recipients):
+            # a recipient with a fallback: a bounce (or no delivery within the hour) sends it there and
+            # tells the supplier, as the standard scenario's first rule does
+            rule = MilestoneRule(expect="delivered", within=timedelta(hours=1), otherwise=["fallback_channel", "alert"])
+            chosen = chosen.model_copy(update={"milestones": [rule, *chosen.milestones]})
     # The roles the distribution rules serve once the invoice is approved (205): a step of the path
     later = sorted({role.value for rule in customer.distribution if rule.when == "approved" for role in rule.roles})
     if later:
