@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
+    import logging
+
     from facteur_local.meter import METER
     from facteur_local.runtime import LocalRuntime
+
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs each parked wait's timeout as an error
 
     inbox = ROOT / "demo" / "inbox"
     with tempfile.TemporaryDirectory() as tmp, LocalRuntime(out_dir=Path(tmp), log_file=Path(tmp) / "lambda.jsonl") as rt:
