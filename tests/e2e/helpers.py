@@ -62,3 +62,19 @@ def disarmed(rt):
     """Imported by the modules that inject faults: every test ends with no fault armed."""
     yield
     requests.delete(f"{local_url(rt)}/faults", timeout=10)
+
+
+def post_invoice(rt: LocalRuntime, prefix: str, buyer: dict, **fields: str) -> tuple[str, str]:
+    """The demo JSON invoice under a new number (`prefix`-...), to `buyer` (BG-7 fields), with other
+    BT `fields`, posted to the API and settled: (invoice id, number)."""
+    import json
+    import uuid
+
+    data = json.loads((INBOX / "FA-2026-1204.json").read_text())
+    number = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    data.update({"BT-1": number, **fields})
+    data["BG-7"].update(buyer)
+    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
+    assert res.status_code == 202, res.text
+    rt.settle()
+    return res.json()["invoice_id"], number

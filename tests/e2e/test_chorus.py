@@ -9,13 +9,12 @@ the buyer, 211 payment sent, 208 suspended with the buyer's comment), each once.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from facteur_local.chorus import ChorusFake, Structure
-from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
+from tests.e2e.helpers import SUPPLIER, api, demo_runtime, post_invoice
 
 SIRET = "21690000100018"
 
@@ -50,17 +49,9 @@ def rt(tmp_path_factory, chorus):
 
 
 def post(rt, service_code: str | None) -> tuple[str, str]:
-    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
-    number = f"CP-{uuid.uuid4().hex[:6]}"
-    data["BT-1"] = number
-    if service_code:
-        data["BT-10"] = service_code
-    data["BG-7"].update({"name": "Mairie de Lyon", "legal_identifier": "216900001", "vat_identifier": "FR56216900001",
-                         "einvoicing_addr": "216900001"})
-    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
-    assert res.status_code == 202, res.text
-    rt.settle()
-    return res.json()["invoice_id"], number
+    return post_invoice(rt, "CP", {"name": "Mairie de Lyon", "legal_identifier": "216900001",
+                                   "vat_identifier": "FR56216900001", "einvoicing_addr": "216900001"},
+                        **({"BT-10": service_code} if service_code else {}))
 
 
 def timeline(rt, iid: str) -> list[dict]:

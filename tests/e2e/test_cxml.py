@@ -11,14 +11,12 @@ Given Groupe Hexa's validator on its Ariba-like network and its purchasing desk 
 - a network down for hours is retried by the path (deferred), then delivered once."""
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from facteur_local.procurement import CxmlNetwork
-from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
+from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime, post_invoice
 
 DTD = ROOT / "tests" / "fixtures" / "external" / "cxml" / "InvoiceDetail-1.2.037.dtd"
 SECRET = "facteur/cxml/atelier-dupont/hexa-ariba"
@@ -50,16 +48,8 @@ def rt(tmp_path_factory, network):
 
 
 def post(rt) -> tuple[str, str]:
-    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
-    number = f"CX-{uuid.uuid4().hex[:6]}"
-    data["BT-1"] = number
-    data["BT-13"] = "HX-PO-4471"
-    data["BG-7"].update({"name": "Groupe Hexa SA", "legal_identifier": "542051180", "vat_identifier": "FR59542051180",
-                         "einvoicing_addr": "542051180"})
-    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
-    assert res.status_code == 202, res.text
-    rt.settle()
-    return res.json()["invoice_id"], number
+    return post_invoice(rt, "CX", {"name": "Groupe Hexa SA", "legal_identifier": "542051180",
+                                   "vat_identifier": "FR59542051180", "einvoicing_addr": "542051180"}, **{"BT-13": "HX-PO-4471"})
 
 
 def events(rt, iid: str, kind: str, rid: str = "hx-ariba") -> list[dict]:

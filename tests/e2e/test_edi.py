@@ -13,13 +13,12 @@ Given Metro Cash & Carry, whose accounts payable take invoices by EDI:
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
 import requests
 
-from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime, local_url
+from tests.e2e.helpers import SUPPLIER, api, demo_runtime, local_url, post_invoice
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +45,8 @@ def disarmed(rt):
 
 
 def post(rt) -> tuple[str, str]:
-    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
-    number = f"ED-{uuid.uuid4().hex[:6]}"
-    data["BT-1"] = number
-    data["BG-7"].update({"name": "Metro Cash & Carry France", "legal_identifier": "399315613",
-                         "vat_identifier": "FR75399315613", "einvoicing_addr": "399315613"})
-    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
-    assert res.status_code == 202, res.text
-    rt.settle()
-    return res.json()["invoice_id"], number
+    return post_invoice(rt, "ED", {"name": "Metro Cash & Carry France", "legal_identifier": "399315613",
+                                   "vat_identifier": "FR75399315613", "einvoicing_addr": "399315613"})
 
 
 def events(rt, iid: str, kind: str) -> list[dict]:

@@ -13,13 +13,12 @@ e-mail, when the supplier sends invoices to it, then:
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from facteur_local.pa import Line, PaFake
-from tests.e2e.helpers import ROOT, SUPPLIER, api, demo_runtime
+from tests.e2e.helpers import SUPPLIER, api, demo_runtime, post_invoice
 
 SIREN = "443061841"
 
@@ -54,15 +53,8 @@ def rt(tmp_path_factory, pa):
 
 
 def post(rt, address: str = SIREN) -> tuple[str, str]:
-    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
-    number = f"PA-{uuid.uuid4().hex[:6]}"
-    data["BT-1"] = number
-    data["BG-7"].update({"name": "Hôtels du Rhône SA", "legal_identifier": SIREN, "vat_identifier": "FR64443061841",
-                         "einvoicing_addr": address})
-    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
-    assert res.status_code == 202, res.text
-    rt.settle()
-    return res.json()["invoice_id"], number
+    return post_invoice(rt, "PA", {"name": "Hôtels du Rhône SA", "legal_identifier": SIREN,
+                                   "vat_identifier": "FR64443061841", "einvoicing_addr": address})
 
 
 def timeline(rt, iid: str) -> list[dict]:
