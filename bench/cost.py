@@ -109,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     totals = {}
     print(f"cost per invoice path, {n} invoices each, eu-west-3 list prices (bench/prices-eu-west-3.json)")
     print(f"{'path':<15} {'transitions':>11} {'invocations':>11} {'GB-s':>6} {'WU item':>8} {'WU index':>8} {'RU':>6} "
-          f"{'S3':>4} {'e-mails':>7}   $ per 1,000: sfn lambda dynamodb s3 ses = total")
+          f"{'S3':>4} {'e-mails':>7}   $ per 1,000: sfn+scheduler lambda dynamodb s3 ses = total")
     for path in ("paid-day-2", "paid-day-30", "unpaid-day-120"):
         per, fixed, days = run_path(path, n)
         d = per["usd_per_1000"]
         totals[path] = d["total"]
         print(f"{path:<15} {per['transitions']:>11g} {per['lambda_invocations']:>11g} {per['lambda_gb_s']:>6.2f} "
               f"{per['ddb_write_units']:>8g} {per['ddb_index_write_units']:>8g} {per['ddb_read_units']:>6g} "
-              f"{per['s3_requests']:>4g} {per['mails_per_invoice']:>7g}   {d['step_functions']:.3f} {d['lambda']:.3f} "
+              f"{per['s3_requests']:>4g} {per['mails_per_invoice']:>7g}   {d['step_functions'] + d['scheduler']:.3f} {d['lambda']:.3f} "
               f"{d['dynamodb']:.3f} {d['s3']:.3f} {d['ses']:.3f} = {d['total']:.3f}")
         print(f"{'':<15} scheduled functions over {days} days: ${fixed['usd_per_1000']['total'] / 1000:.5f} per day "
               f"(whatever the number of invoices)")

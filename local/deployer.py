@@ -62,7 +62,7 @@ class Deployer:
         self.schedules: dict[str, dict[str, Any]] = {}  # rule name -> {expression, targets}
         self.c = {s: boto3.client(s, region_name=region) for s in
                   ("s3", "dynamodb", "lambda", "iam", "stepfunctions", "events", "secretsmanager", "ssm", "sqs",
-                   "sesv2", "ses", "logs", "sns", "cloudwatch", "transfer")}
+                   "sesv2", "ses", "logs", "sns", "cloudwatch", "transfer", "scheduler")}
         self.alarms: list[str] = []
         self.rotations: dict[str, dict[str, Any]] = {}  # secret -> rotation function and rules
 
@@ -406,6 +406,12 @@ class Deployer:
                                                   **({"As2Config": p["As2Config"]} if "As2Config" in p else {}))["ConnectorId"]
         self.physical[logical] = cid
         self.attrs[logical] = {"ConnectorId": cid, "Arn": self._arn("transfer", f"connector/{cid}")}
+
+    def _create_AWS_Scheduler_ScheduleGroup(self, logical, p, res):
+        # moto keeps the group and its schedules; the local runtime fires the one-time ones on its clock
+        arn = self.c["scheduler"].create_schedule_group(Name=p["Name"])["ScheduleGroupArn"]
+        self.physical[logical] = p["Name"]
+        self.attrs[logical] = {"Arn": arn}
 
     def _create_AWS_SES_ConfigurationSet(self, logical, p, res):
         self.c["sesv2"].create_configuration_set(ConfigurationSetName=p["Name"])

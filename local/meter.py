@@ -37,11 +37,12 @@ class Usage:
     s3_tier1: int = 0  # PUT, COPY, POST, LIST
     s3_tier2: int = 0  # GET, HEAD
     ses_messages: int = 0
+    scheduler_invocations: int = 0  # EventBridge Scheduler one-time schedules that fired
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: Usage) -> None:
         for name in ("transitions", "invocations", "gb_seconds", "write_units", "read_units", "index_write_units",
-                     "s3_tier1", "s3_tier2", "ses_messages"):
+                     "s3_tier1", "s3_tier2", "ses_messages", "scheduler_invocations"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for k, v in other.calls.items():
             self.calls[k] += v
@@ -49,6 +50,7 @@ class Usage:
     def dollars(self, prices: dict[str, float]) -> dict[str, float]:
         parts = {
             "step_functions": self.transitions * prices["sfn_transition"],
+            "scheduler": self.scheduler_invocations * prices["scheduler_invocation"],
             "lambda": self.invocations * prices["lambda_request"] + self.gb_seconds * prices["lambda_gb_second"],
             "dynamodb": (self.write_units + self.index_write_units) * prices["ddb_write_unit"]
             + self.read_units * prices["ddb_read_unit"],
@@ -65,6 +67,7 @@ class Usage:
                 "ddb_index_write_units": round(self.index_write_units / per, 1),
                 "ddb_read_units": round(self.read_units / per, 1), "s3_requests": round((self.s3_tier1 + self.s3_tier2) / per, 1),
                 "ses_messages": round(self.ses_messages / per, 2),
+                "scheduler_invocations": round(self.scheduler_invocations / per, 2),
                 "usd_per_1000": {k: round(v / per * 1000, 4) for k, v in d.items()}}
 
 
@@ -124,6 +127,10 @@ class Meter:
             u = self.usage[subject]
             u.invocations += 1
             u.gb_seconds += memory_mb / 1024 * max(0.001, math.ceil(seconds * 1000) / 1000)
+
+    def scheduled(self, subject: str) -> None:
+        with self._lock:
+            self.usage[subject].scheduler_invocations += 1
 
     def transitions(self, subject: str, n: int) -> None:
         with self._lock:

@@ -177,6 +177,7 @@ class VirtualClock:
         self.offset = (start.timestamp() - time.time()) if start else 0.0
         self.cv = threading.Condition()
         self.deadlines: dict[int, float] = {}
+        self.conditions: dict[int, Any] = {}  # each sleeper's "still sleeping?" (False: woken, not yet running)
 
     def now(self) -> float:
         return self._time.time() + self.offset
@@ -205,11 +206,13 @@ class VirtualClock:
         token = id(threading.current_thread()) ^ id(object())
         with self.cv:
             self.deadlines[token] = deadline
+            self.conditions[token] = still_running
             try:
                 while self.now() < deadline and still_running():
                     self.cv.wait(timeout=0.2)
             finally:
                 self.deadlines.pop(token, None)
+                self.conditions.pop(token, None)
 
     @property
     def sleepers(self) -> int:
@@ -217,10 +220,12 @@ class VirtualClock:
             return len(self.deadlines)
 
     def waiting(self) -> tuple[int, int]:
-        """(sleepers, sleepers whose deadline has passed but have not woken up yet)."""
+        """(sleepers, sleepers due but not running yet: their deadline passed, or what they wait
+        for came (a task token handed back) and their thread has not taken it yet)."""
         with self.cv:
             now = self.now()
-            return len(self.deadlines), sum(1 for d in self.deadlines.values() if d <= now)
+            return len(self.deadlines), sum(1 for t, d in self.deadlines.items()
+                                            if d <= now or not self.conditions.get(t, lambda: True)())
 
 
 def install_clock(clock: VirtualClock) -> None:
@@ -275,7 +280,7 @@ def _install_callback_timeouts(clock: VirtualClock) -> None:
         if getattr(resource, "condition", None) != ResourceCondition.WaitForTaskToken:
             return original(self, env)
         self.timeout.eval(env=env)
-        timeout_seconds = env.stack.pop()
+        env.stack.pop()  # TimeoutSeconds: enforced by the token's wait on the virtual clock (below)
         frame = env.open_frame()
         frame.states.reset(input_value=env.states.get_input())
         for _ in range(10):  # another thread may be changing a dict of moto's being copied: copy again
@@ -301,7 +306,11 @@ def _install_callback_timeouts(clock: VirtualClock) -> None:
                 clock.cv.notify_all()
 
         threading.Thread(target=_exec_and_notify, daemon=True).start()
-        clock.sleep(timeout_seconds, still_running=lambda: not done.is_set() and env.is_running())
+        # Not a sleeper of the clock while its Lambda runs (the runtime would take the execution for
+        # parked before the step has even started): the task is parked, on the virtual clock, by the
+        # token's wait (CallbackEndpoint.wait below), which raises States.Timeout when its time comes.
+        while not done.wait(0.05) and env.is_running():
+            pass
         frame.set_ended()
         env.close_frame(frame)
         error = errors.pop()

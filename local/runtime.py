@@ -45,6 +45,7 @@ from .patches import (
     install_lambda,
 )
 from .schedule import Schedule
+from .wakeups import OneTimeSchedules
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-3"
@@ -93,6 +94,7 @@ class LocalRuntime:
         self.as2 = As2Outbox(self.clock.now_dt)
         self.schedules: list[ScheduledRule] = []
         self.fired: list[tuple[str, datetime, bool]] = []
+        self.one_time = OneTimeSchedules(ACCOUNT, REGION)  # EventBridge Scheduler's at() schedules
         self._saved_env: dict[str, str] | None = None
         self._log_stream: Any = None
         self._previous_stream: Any = None
@@ -329,6 +331,9 @@ class LocalRuntime:
             self.settle()
             candidates = [t for t in [self.clock.next_deadline()] if t is not None]
             candidates += [r.next_at.timestamp() for r in self.schedules]
+            one_time = self.one_time.next_at()
+            if one_time is not None:
+                candidates.append(max(one_time.timestamp(), self.clock.now()))
             nxt = min(candidates) if candidates else None
             if nxt is None or nxt > target.timestamp():
                 self.clock.set(target.timestamp())
@@ -342,7 +347,8 @@ class LocalRuntime:
         relay mail and fire schedules as they come due, until `stop` is set."""
         while not stop.wait(tick):
             self.relay.pump()
-            if any(r.next_at <= self.clock.now_dt() for r in self.schedules):
+            one_time = self.one_time.next_at()
+            if any(r.next_at <= self.clock.now_dt() for r in self.schedules) or (one_time and one_time <= self.clock.now_dt()):
                 self._fire_schedules(settle=False)
 
     def control(self, method: str, path: str, query: dict[str, str], body: Any = None) -> tuple[int, dict]:
@@ -377,6 +383,8 @@ class LocalRuntime:
 
     def _fire_schedules(self, settle: bool = True) -> None:
         now = self.clock.now_dt()
+        if self.one_time.fire(now, self.client) and settle:  # the milestone loops' wake-ups (EventBridge Scheduler)
+            self.settle()
         lam = self.client("lambda")
         for rule in self.schedules:
             while rule.next_at <= now:

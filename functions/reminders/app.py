@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser import parse
 
 from facteur.context import get_context
-from facteur.model.events import JobInput, StepInput
+from facteur.model.events import JobInput, ParkInput
 from facteur.observability import logger, metrics, tracer
 from facteur.pipeline import actions, steps
 from facteur.reminders import statements
@@ -16,9 +16,10 @@ from facteur.reminders.sweep import sweep
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def progress_handler(event, context):
-    """The milestone step: where the invoice stands, the scenario's actions due now, what next."""
-    step = parse(event, model=StepInput)
-    return steps.progress(get_context(), step.invoice_id)
+    """The milestone loop's state: where the invoice stands, the scenario's actions due now, then
+    the end of the path or parked until the next planned time (a one-time schedule) or an event."""
+    step = parse(event, model=ParkInput)
+    return steps.milestone(get_context(), step.invoice_id, step.token)
 
 
 @metrics.log_metrics

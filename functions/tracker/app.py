@@ -14,14 +14,13 @@ from facteur import clock
 from facteur.api.http import body_bytes, caller_agency, caller_supplier, json_object, make_resolver
 from facteur.context import get_context
 from facteur.errors import InvalidInput, NotFound, public_cause
-from facteur.model.events import FailureInput, ParkInput, SesEventDetail
+from facteur.model.events import FailureInput, SesEventDetail
 from facteur.model.lifecycle import EventKind, Status
 from facteur.observability import count, logger, metrics, tracer
 from facteur.pipeline import actions, agency, chorus, corrections, edi, pa
 from facteur.pipeline.tracker import (
     ReportedEvent,
     open_link,
-    park,
     record_lifecycle,
     record_reported_event,
     record_ses_event,
@@ -256,14 +255,6 @@ def platform_sweep_handler(event, context):
     if failed is not None:
         raise failed
     return out
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-def park_handler(event, context):
-    """The milestone loop parks (`.waitForTaskToken`): keep its token for the event that wakes it."""
-    step = parse(event, model=ParkInput)
-    return park(get_context(), step.invoice_id, step.token)
 
 
 @metrics.log_metrics

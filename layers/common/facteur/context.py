@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .settings import Settings, clear_settings, env_key, get_settings
 
 if TYPE_CHECKING:
-    from .ports import Directory, Documents, Invoices
+    from .ports import Directory, Documents, Invoices, WakeUps
 
 
 @dataclass
@@ -45,6 +45,13 @@ class Context:
         from .adapters.s3 import DocumentStore
 
         return DocumentStore(self.settings.require("documents_bucket"), self.client("s3"))
+
+    @cached_property
+    def wakeups(self) -> WakeUps:
+        from .adapters.wakeups import WakeUps as ScheduledWakeUps
+
+        return ScheduledWakeUps(self.client("scheduler"), self.settings.require("wake_schedule_group"),
+                                self.settings.require("wake_role_arn"))
 
     # Configuration read at run time is re-read every CONFIG_MAX_AGE seconds by a warm container:
     # a changed URL or a rotated link key is picked up without a redeploy.

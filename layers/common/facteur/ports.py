@@ -81,5 +81,13 @@ class Documents(Protocol):
     def presign(self, key: str, seconds: int, filename: str) -> str: ...
 
 
+class WakeUps(Protocol):
+    """The parked milestone loop's alarm: hand its task token back at a given time (one per invoice)."""
+
+    def set(self, invoice_id: str, token: str, at: datetime, why: str = "planned") -> None: ...
+
+    def cancel(self, invoice_id: str) -> None: ...
+
+
 class Clock(Protocol):
     def __call__(self) -> datetime: ...

@@ -31,6 +31,8 @@ class Settings(BaseModel):
     presigned_ttl_seconds: int = 300
     continue_after_days: int = Field(330, description="An invoice's execution older than this hands over to a new one")
     platform_sweep_function: str = Field("", description="The platforms' sweep, rung by a PA's webhook")
+    wake_schedule_group: str = Field("", description="EventBridge Scheduler group of the milestone loop's wake-ups")
+    wake_role_arn: str = Field("", description="The role Scheduler hands task tokens back with")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,6 +54,8 @@ class Settings(BaseModel):
             link_ttl_seconds=int(env.get("LINK_TTL_SECONDS", 30 * 24 * 3600)),
             continue_after_days=int(env.get("CONTINUE_AFTER_DAYS", 330)),
             platform_sweep_function=env.get("PLATFORM_SWEEP_FUNCTION", ""),
+            wake_schedule_group=env.get("WAKE_SCHEDULE_GROUP", ""),
+            wake_role_arn=env.get("WAKE_ROLE_ARN", ""),
         )
 
 

@@ -191,7 +191,7 @@ def continuation(ctx: Context, invoice_id: str, planned: dict[str, Any]) -> dict
     sfn = ctx.client("stepfunctions")
     try:
         sfn.start_execution(stateMachineArn=ctx.settings.require("state_machine_arn"), name=name, input=json.dumps(
-            {"invoice_id": invoice_id, "resume": True, "progress": {"outcome": "wait", "wait_seconds": planned["wait_seconds"]}}))
+            {"invoice_id": invoice_id, "resume": True}))
     except sfn.exceptions.ExecutionAlreadyExists:
         pass  # started by an earlier run of this step
     except ClientError as exc:

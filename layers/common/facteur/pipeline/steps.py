@@ -3,9 +3,13 @@ remind. Each takes the invoice id, reads what it needs, records what happened on
 and returns a small JSON-able result for the next state."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import clock
+from ..adapters.aws_errors import classify
 from ..context import Context
 from ..controls.customer import check_customer, check_seller
 from ..controls.document import check_read
@@ -24,7 +28,7 @@ from ..model.invoice import Invoice
 from ..model.lifecycle import EventKind, Status
 from ..observability import count, logger
 from ..tracking.store import Event, InvoiceRecord, apply_event
-from . import chorus, dunning, pa
+from . import chorus, dunning, pa, tracker
 from .corrections import correction_findings
 from .dispatch import deliver, plan_dispatch, settle
 from .intake import pdf_capture_for
@@ -227,3 +231,37 @@ def progress(ctx: Context, invoice_id: str) -> dict:
     if rec.status is Status.PAID:  # the common end: one read, nothing else
         return {"outcome": "paid", "wait_seconds": 1}
     return dunning.continuation(ctx, invoice_id, dunning.act(ctx, *_dunning_facts(ctx, invoice_id)))
+
+
+# How the loop's one state ends: the error it hands its own token back with, which the state
+# machine's Catch routes to the matching end state (no Choice state: one transition per wake-up).
+ENDINGS = {"paid": "Invoice.Paid", "closed": "Invoice.Closed", "continued": "Invoice.Continued"}
+MIN_SCHEDULE_SECONDS = 60  # a one-time schedule's precision: a wake-up sooner than this is set a minute ahead
+
+
+def milestone(ctx: Context, invoice_id: str, token: str) -> dict:
+    """The milestone loop's one state (`.waitForTaskToken`): the milestone step runs (`progress`),
+    then the path ends (its token handed back as `Invoice.Paid`, `.Closed`, `.Continued`) or the
+    invoice parks: its token kept for the events that move it (tracker.wake) and handed back by a
+    one-time schedule at the next planned time. Run twice with the same token, it does the same."""
+    out = progress(ctx, invoice_id)
+    sfn = ctx.client("stepfunctions")
+    outcome = out["outcome"]
+    if outcome in ENDINGS:
+        ctx.wakeups.cancel(invoice_id)
+        ctx.store.take_wait_token(invoice_id)
+        try:
+            sfn.send_task_failure(taskToken=token, error=ENDINGS[outcome], cause=f"the invoice's path ended: {outcome}")
+        except ClientError as exc:
+            raise classify(exc, "SendTaskFailure") from exc
+        return out
+    ctx.store.park(invoice_id, token)
+    if outcome == "act":  # something is due now (a deferred delivery's retry): straight round again
+        tracker.wake(ctx, invoice_id, "due now")
+        return out
+    seconds = max(MIN_SCHEDULE_SECONDS, int(out["wait_seconds"]))
+    ctx.wakeups.set(invoice_id, token, clock.now() + timedelta(seconds=seconds))
+    rec = ctx.store.get(invoice_id)
+    if rec.status in (Status.PAID, Status.REFUSED, Status.CLOSED):  # it moved while the loop was planning: act now
+        tracker.wake(ctx, invoice_id, rec.status.value)
+    return out

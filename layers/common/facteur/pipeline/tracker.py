@@ -313,14 +313,6 @@ WAKING = frozenset({EventKind.PAID, EventKind.REFUSED, EventKind.PLATFORM_REJECT
                     EventKind.PARTIALLY_APPROVED})
 
 
-def park(ctx: Context, invoice_id: str, token: str) -> dict:
-    ctx.store.park(invoice_id, token)
-    rec = ctx.store.get(invoice_id)
-    if rec.status in (Status.PAID, Status.REFUSED, Status.CLOSED):  # it moved while the loop was planning: act now
-        wake(ctx, invoice_id, rec.status.value)
-    return {"parked": invoice_id}
-
-
 def wake(ctx: Context, invoice_id: str, why: str) -> bool:
     """Hand the parked loop its token back (once). Never fails the caller: if the loop moved on
     (token expired, execution ended) or the call fails, its planned check still comes."""

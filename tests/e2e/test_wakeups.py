@@ -1,0 +1,130 @@
+"""The milestone loop's wake-ups on template.yaml (embedded runtime, virtual clock): one state
+parked with its task token, woken by an EventBridge Scheduler one-time schedule at the planned
+time or by the event that moves the invoice; a lost schedule made up for by the state's watchdog
+timeout; a throttled Scheduler retried by the path. What an invoice's path costs in transitions is
+asserted exactly (the figures of `make bench`'s cost line come from these histories).
+
+One customer, one payer by e-mail, "not opened within 48 h -> one reminder"."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+
+from facteur_local.runtime import LocalRuntime
+from tests.e2e.helpers import ROOT, api, local_url
+
+DIRECTORY = """
+suppliers:
+  - id: atelier-dupont
+    name: Atelier Dupont SARL
+    siren: "732829320"
+    vat_id: FR44732829320
+    mail_from: factures@atelier-dupont.example
+    api_keys: [demo-key-atelier-dupont]
+    customers:
+      - id: boulangerie-martin
+        name: Boulangerie Martin SAS
+        siren: "552100554"
+        vat_id: FR96552100554
+        formats: [facturx]
+        recipients:
+          - {id: bm-compta, name: Service comptabilité, role: payer, email: compta@boulangerie-martin.example}
+        milestones: {download_within_hours: 48, remind_every_hours: 72, max_download_reminders: 1}
+"""
+GROUP = "facteur-dev"
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wakeups")
+    with LocalRuntime(out_dir=out, log_file=out / "lambda.jsonl") as runtime:
+        runtime.load_directory(DIRECTORY)
+        yield runtime
+
+
+@pytest.fixture(autouse=True)
+def disarmed(rt):
+    yield
+    requests.delete(f"{local_url(rt)}/faults", timeout=30)
+
+
+def post(rt) -> str:
+    data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
+    data["BT-1"] = f"WK-{uuid.uuid4().hex[:8]}"
+    res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
+    assert res.status_code == 202, res.text
+    rt.settle()
+    return res.json()["invoice_id"]
+
+
+def schedule(rt, iid: str) -> dict | None:
+    try:
+        return rt.client("scheduler").get_schedule(Name=f"wake-{iid}", GroupName=GROUP)
+    except rt.client("scheduler").exceptions.ResourceNotFoundException:
+        return None
+
+
+def history(rt, iid: str) -> tuple[str, list[str]]:
+    arn = rt.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{iid}"
+    sfn = rt.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    return sfn.describe_execution(executionArn=arn)["status"], entered
+
+
+def reminders(rt, iid: str) -> list:
+    return [m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid and m.tags.get("purpose", "").startswith("sc-")]
+
+
+def test_woken_by_its_schedule_then_ended_by_the_payment_in_seven_transitions(rt):
+    iid = post(rt)
+    t0 = rt.now()
+    s = schedule(rt, iid)
+    assert s is not None and s["ActionAfterCompletion"] == "DELETE"
+    at = s["ScheduleExpression"]  # the 48 h "not opened" milestone, to the second
+    assert at.startswith(f"at({(t0 + timedelta(hours=48)).strftime('%Y-%m-%dT%H:%M')}"), at
+    rt.advance(timedelta(hours=50))
+    (reminder,) = reminders(rt, iid)
+    assert abs(reminder.sent_at - (t0 + timedelta(hours=48))) < timedelta(minutes=1)
+    assert [f["outcome"] for f in rt.one_time.fired if f["name"] == f"wake-{iid}"] == ["ok"]
+    assert history(rt, iid) == ("RUNNING", ["Check", "IsHeld", "Dispatch", "Milestones", "Milestones"])
+    parked = schedule(rt, iid)  # parked again: its next planned check, a new schedule of the same name
+    assert parked is not None and parked["ScheduleExpression"] != at
+
+    assert api(rt, "POST", f"/invoices/{iid}/events", json={"kind": "paid"}).status_code == 200
+    rt.settle()  # no clock: the payment hands the token back, the execution ends at once
+    status, entered = history(rt, iid)
+    assert (status, entered[-2:], len(entered)) == ("SUCCEEDED", ["Milestones", "Paid"], 7)
+    assert schedule(rt, iid) is None  # nothing left to fire
+
+
+def test_a_lost_schedule_is_made_up_for_by_the_watchdog(rt):
+    iid = post(rt)
+    t0 = rt.now()
+    rt.client("scheduler").delete_schedule(Name=f"wake-{iid}", GroupName=GROUP)  # lost (deleted by hand)
+    rt.advance(timedelta(days=36))
+    (reminder,) = reminders(rt, iid)  # late, but it came: the state's 35-day timeout woke the loop
+    assert timedelta(days=35) - timedelta(minutes=1) < reminder.sent_at - t0 < timedelta(days=35, minutes=1)
+    status, entered = history(rt, iid)
+    assert status == "RUNNING" and entered[-2:] == ["Milestones", "Milestones"]
+    assert schedule(rt, iid) is not None  # and it plans with a schedule again
+
+
+def test_a_throttled_scheduler_is_retried_by_the_path(rt):
+    res = requests.post(f"{local_url(rt)}/faults", json={"target": "scheduler:CreateSchedule",
+                                                         "error": "ThrottlingException", "times": 2}, timeout=30)
+    assert res.status_code == 201
+    iid = post(rt)
+    faults = requests.get(f"{local_url(rt)}/faults", timeout=30).json()
+    assert sum(1 for f in faults["fired"] if f["target"] == "scheduler:CreateSchedule") == 2
+    assert schedule(rt, iid) is not None
+    status, entered = history(rt, iid)
+    assert status == "RUNNING" and entered == ["Check", "IsHeld", "Dispatch", "Milestones"]  # retried within the state
+    t0 = rt.now()
+    rt.advance(timedelta(hours=49))
+    (reminder,) = reminders(rt, iid)
+    assert reminder.sent_at - t0 < timedelta(hours=48, minutes=1)
