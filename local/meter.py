@@ -47,6 +47,15 @@ class Usage:
         for k, v in other.calls.items():
             self.calls[k] += v
 
+    def scaled(self, factor: float) -> Usage:
+        """This usage times `factor` (a share of work done for several invoices)."""
+        out = Usage()
+        out.add(self)
+        for name in ("transitions", "invocations", "gb_seconds", "write_units", "read_units", "index_write_units",
+                     "s3_tier1", "s3_tier2", "ses_messages", "scheduler_invocations"):
+            setattr(out, name, getattr(out, name) * factor)
+        return out
+
     def dollars(self, prices: dict[str, float]) -> dict[str, float]:
         parts = {
             "step_functions": self.transitions * prices["sfn_transition"],
@@ -195,8 +204,15 @@ class Meter:
 
         if op == "PutItem":
             write(params["TableName"], params.get("Item"), 1)
-        elif op in ("UpdateItem", "DeleteItem"):
-            write(params["TableName"], None, 1)
+        elif op in ("UpdateItem", "DeleteItem"):  # billed on the item's size (the larger of before and after)
+            table = params["TableName"]
+            key = self._key(table, params.get("Key", {}))
+            before = self.items.get(key) or response.get("Attributes")
+            after = response.get("Attributes") if op == "UpdateItem" and params.get("ReturnValues") == "ALL_NEW" else None
+            u.write_units += math.ceil(max(1, item_size(before or {}), item_size(after or {})) / 1024)
+            if op == "DeleteItem" and table in self.indexes:
+                u.index_write_units += self._gsi_writes(table, before, None)
+                self.items.pop(key, None)
         elif op == "TransactWriteItems":
             for t in params.get("TransactItems", []):
                 (kind, body), = t.items()

@@ -52,9 +52,10 @@ def disarmed(rt):
     requests.delete(f"{local_url(rt)}/faults", timeout=30)
 
 
-def post(rt) -> str:
+def post(rt, **buyer: str) -> str:
     data = json.loads((ROOT / "demo" / "inbox" / "FA-2026-1204.json").read_text())
     data["BT-1"] = f"WK-{uuid.uuid4().hex[:8]}"
+    data["BG-7"] = {**data["BG-7"], **buyer}
     res = api(rt, "POST", "/invoices", data=json.dumps(data), headers={"Content-Type": "application/json"})
     assert res.status_code == 202, res.text
     rt.settle()
@@ -80,7 +81,7 @@ def reminders(rt, iid: str) -> list:
     return [m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid and m.tags.get("purpose", "").startswith("sc-")]
 
 
-def test_woken_by_its_schedule_then_ended_by_the_payment_in_seven_transitions(rt):
+def test_woken_by_its_schedule_then_ended_by_the_payment_in_six_transitions(rt):
     iid = post(rt)
     t0 = rt.now()
     s = schedule(rt, iid)
@@ -91,14 +92,14 @@ def test_woken_by_its_schedule_then_ended_by_the_payment_in_seven_transitions(rt
     (reminder,) = reminders(rt, iid)
     assert abs(reminder.sent_at - (t0 + timedelta(hours=48))) < timedelta(minutes=1)
     assert [f["outcome"] for f in rt.one_time.fired if f["name"] == f"wake-{iid}"] == ["ok"]
-    assert history(rt, iid) == ("RUNNING", ["Check", "IsHeld", "Dispatch", "Milestones", "Milestones"])
+    assert history(rt, iid) == ("RUNNING", ["Check", "Dispatch", "Milestones", "Milestones"])
     parked = schedule(rt, iid)  # parked again: its next planned check, a new schedule of the same name
     assert parked is not None and parked["ScheduleExpression"] != at
 
     assert api(rt, "POST", f"/invoices/{iid}/events", json={"kind": "paid"}).status_code == 200
     rt.settle()  # no clock: the payment hands the token back, the execution ends at once
     status, entered = history(rt, iid)
-    assert (status, entered[-2:], len(entered)) == ("SUCCEEDED", ["Milestones", "Paid"], 7)
+    assert (status, entered[-2:], len(entered)) == ("SUCCEEDED", ["Milestones", "Paid"], 6)
     assert schedule(rt, iid) is None  # nothing left to fire
 
 
@@ -123,8 +124,18 @@ def test_a_throttled_scheduler_is_retried_by_the_path(rt):
     assert sum(1 for f in faults["fired"] if f["target"] == "scheduler:CreateSchedule") == 2
     assert schedule(rt, iid) is not None
     status, entered = history(rt, iid)
-    assert status == "RUNNING" and entered == ["Check", "IsHeld", "Dispatch", "Milestones"]  # retried within the state
+    assert status == "RUNNING" and entered == ["Check", "Dispatch", "Milestones"]  # retried within the state
     t0 = rt.now()
     rt.advance(timedelta(hours=49))
     (reminder,) = reminders(rt, iid)
     assert reminder.sent_at - t0 < timedelta(hours=48, minutes=1)
+
+
+def test_a_held_invoice_goes_through_dispatch_unsent_and_its_path_ends_held(rt):
+    iid = post(rt, name="Inconnue SARL", legal_identifier="443061841", vat_identifier="FR81443061841",
+               einvoicing_addr="443061841")
+    invoice = api(rt, "GET", f"/invoices/{iid}").json()
+    assert invoice["status"] == "held" and invoice["findings"]
+    assert history(rt, iid) == ("SUCCEEDED", ["Check", "Dispatch", "Milestones", "Held"])
+    assert [m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid] == []  # never left
+    assert schedule(rt, iid) is None

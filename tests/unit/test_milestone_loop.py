@@ -201,3 +201,13 @@ def test_scheduler_errors_are_classified():
 
     with pytest.raises(PermanentError):  # a missing permission is said, never taken for "nothing to cancel"
         WakeUps(Denied(), "g", "r").cancel("inv_1")
+
+
+@pytest.mark.parametrize("status", [Status.HELD, Status.RECEIVED, Status.DUPLICATE])
+def test_an_invoice_that_did_not_pass_its_checks_is_never_sent_nor_followed(ctx, monkeypatch, status):
+    iid = _invoice(ctx, status)
+    monkeypatch.setattr(steps, "progress", lambda *a: pytest.fail("an unchecked or held invoice has no milestones"))
+    monkeypatch.setattr(steps, "deliver", lambda *a, **k: pytest.fail("an unchecked or held invoice is never sent"))
+    assert steps.dispatch(ctx, iid) == {"outcome": "held", "status": status.value}
+    steps.milestone(ctx, iid, "token-1")
+    assert ctx.clients["stepfunctions"].failed == [("token-1", "Invoice.Held")]

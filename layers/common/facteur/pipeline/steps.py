@@ -38,9 +38,13 @@ from .outbound import send
 
 def _load(ctx: Context, invoice_id: str) -> tuple[InvoiceRecord, Invoice]:
     rec = ctx.store.get(invoice_id)
+    return rec, _canonical(ctx, rec)
+
+
+def _canonical(ctx: Context, rec: InvoiceRecord) -> Invoice:
     if not rec.canonical_key:
-        raise PermanentError(f"invoice {invoice_id} has no canonical data")
-    return rec, Invoice.model_validate_json(ctx.documents.get(rec.canonical_key))
+        raise PermanentError(f"invoice {rec.invoice_id} has no canonical data")
+    return Invoice.model_validate_json(ctx.documents.get(rec.canonical_key))
 
 
 def _customer(ctx: Context, rec: InvoiceRecord) -> Customer | None:
@@ -195,9 +199,17 @@ def _facturx(inv: Invoice, profile: str, supplier_pdf: bytes | None, lang: str):
 
 # --- dispatch ----------------------------------------------------------------------------
 
+# Not checked, or failed the checks: never sent, never followed (the supplier corrects or releases it: a new execution)
+NOT_DISPATCHABLE = frozenset({Status.RECEIVED, Status.HELD, Status.REJECTED, Status.DUPLICATE})
+
+
 def dispatch(ctx: Context, invoice_id: str) -> dict:
-    """Send to every recipient by channel, then plan the first wake-up (pipeline/dunning.py)."""
-    rec, inv = _load(ctx, invoice_id)
+    """Send to every recipient by channel, then plan the first wake-up (pipeline/dunning.py). A
+    held invoice (or one not checked) never leaves: nothing is sent, the loop ends its path."""
+    rec = ctx.store.get(invoice_id)
+    if rec.status in NOT_DISPATCHABLE:
+        return {"outcome": "held", "status": rec.status.value}
+    inv = _canonical(ctx, rec)
     customer = _customer(ctx, rec)
     if customer is None:
         raise PermanentError("no customer: the check step should have held this invoice")
@@ -235,7 +247,7 @@ def progress(ctx: Context, invoice_id: str) -> dict:
 
 # How the loop's one state ends: the error it hands its own token back with, which the state
 # machine's Catch routes to the matching end state (no Choice state: one transition per wake-up).
-ENDINGS = {"paid": "Invoice.Paid", "closed": "Invoice.Closed", "continued": "Invoice.Continued"}
+ENDINGS = {"paid": "Invoice.Paid", "held": "Invoice.Held", "closed": "Invoice.Closed", "continued": "Invoice.Continued"}
 MIN_SCHEDULE_SECONDS = 60  # a one-time schedule's precision: a wake-up sooner than this is set a minute ahead
 
 
@@ -244,7 +256,8 @@ def milestone(ctx: Context, invoice_id: str, token: str) -> dict:
     then the path ends (its token handed back as `Invoice.Paid`, `.Closed`, `.Continued`) or the
     invoice parks: its token kept for the events that move it (tracker.wake) and handed back by a
     one-time schedule at the next planned time. Run twice with the same token, it does the same."""
-    out = progress(ctx, invoice_id)
+    rec = ctx.store.get(invoice_id)
+    out = {"outcome": "held"} if rec.status in NOT_DISPATCHABLE else progress(ctx, invoice_id)
     sfn = ctx.client("stepfunctions")
     outcome = out["outcome"]
     if outcome in ENDINGS:
