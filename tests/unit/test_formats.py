@@ -124,3 +124,27 @@ def test_entity_expansion_is_refused():
     with pytest.raises(RejectedInput) as exc:
         read_document(bomb)
     assert exc.value.code == "xml_dtd_refused"
+
+
+# --- read once: the check step reopens the document without mapping it again ----------------
+
+@pytest.mark.parametrize("path", ["facturx-lib/factur-x-en16931.xml", "facturx-lib/ubl-21-en16931.xml",
+                                  "facturx-lib/zugferd-comfort.xml", "pdf/EN16931_Einfach.pdf",
+                                  "cen/edifact/EDIFACT_EXAMPLE1.TXT"])
+def test_a_document_reopened_with_its_canonical_invoice_is_not_mapped_again(corpus, monkeypatch, path):
+    import facturx.parse_xml
+
+    from facteur.formats import reader
+
+    data = (corpus / path).read_bytes()
+    first = reader.read_document(data)
+    canonical = first.invoice.model_copy()
+
+    def not_again(*a, **k):
+        raise AssertionError("mapped a second time")
+
+    monkeypatch.setattr(facturx.parse_xml, "parse_ubl_cii_xml", not_again)
+    monkeypatch.setattr(reader, "_read_edifact", not_again)
+    again = reader.read_document(data, invoice=canonical)
+    assert again.invoice is canonical
+    assert (again.kind, again.syntax, again.xml, again.pdf) == (first.kind, first.syntax, first.xml, first.pdf)

@@ -33,32 +33,39 @@ class ReadResult:
 
 
 def read_document(data: bytes, *, filename: str = "", max_bytes: int = 20 * 1024 * 1024,
-                  pdf_capture=None) -> ReadResult:
-    """`pdf_capture(text) -> invoice data | None`: the supplier's extraction templates for plain PDFs."""
+                  pdf_capture=None, invoice: Invoice | None = None) -> ReadResult:
+    """`pdf_capture(text) -> invoice data | None`: the supplier's extraction templates for plain PDFs.
+
+    `invoice`: the canonical invoice already read from these bytes (stored by the intake): the
+    document is opened again for what the checks need (its XML, its syntax, the PDF container)
+    but not mapped to the model a second time."""
     if not data:
         raise RejectedInput("the file is empty", code="empty")
     if len(data) > max_bytes:
         raise RejectedInput(f"the file is {len(data)} bytes, over the {max_bytes}-byte limit", code="too_large")
     kind = sniff(data)
     if kind is Kind.PDF:
-        return _read_pdf(data, max_bytes=max_bytes, pdf_capture=pdf_capture)
+        return _read_pdf(data, max_bytes=max_bytes, pdf_capture=pdf_capture, known=invoice)
+    if kind in (Kind.JSON, Kind.EDIFACT) and invoice is not None:
+        return ReadResult(invoice=invoice, kind=kind, syntax=kind)
     if kind is Kind.JSON:
         return _read_json(data)
     if kind is Kind.XML_OTHER:
-        return _read_xml(data)
+        return _read_xml(data, known=invoice)
     if kind is Kind.EDIFACT:
         return _read_edifact(data)
     raise RejectedInput("unrecognised file: neither PDF, XML nor JSON", code="unknown_format")
 
 
-def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None = None) -> ReadResult:
+def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None = None,
+              known: Invoice | None = None) -> ReadResult:
     root = xmlsafe.parse(data, what="the XML")
     kind = xml_kind(root)
     if kind is Kind.ZUGFERD1:  # legacy ZUGFeRD 1.0: read as the CII D16B it became
         from .zugferd1 import to_cii
 
         derived: list[str] = []
-        read = _read_xml(to_cii(root, derived), container=container, pdf=pdf)
+        read = _read_xml(to_cii(root, derived), container=container, pdf=pdf, known=known)
         read.syntax, read.xml = Kind.ZUGFERD1, data
         read.warnings += ["legacy ZUGFeRD 1.0 (CrossIndustryDocument) read as its CII D16B equivalent", *derived]
         return read
@@ -70,6 +77,8 @@ def _read_xml(data: bytes, *, container: Kind | None = None, pdf: bytes | None =
         qn = etree.QName(root)
         raise RejectedInput(f"XML root <{qn.localname}> in namespace '{qn.namespace or ''}' is not a CII or UBL invoice",
                             code="not_an_invoice")
+    if known is not None:  # mapped at intake: the XML as it is, for the official rules
+        return ReadResult(invoice=known, kind=container or kind, syntax=kind, xml=data, pdf=pdf)
     from facturx.parse_xml import parse_ubl_cii_xml
 
     if kind is Kind.CII:
@@ -324,7 +333,7 @@ def _read_json(data: bytes) -> ReadResult:
     return ReadResult(invoice=invoice, kind=Kind.JSON, syntax=Kind.JSON)
 
 
-def _read_pdf(data: bytes, *, max_bytes: int, pdf_capture=None) -> ReadResult:
+def _read_pdf(data: bytes, *, max_bytes: int, pdf_capture=None, known: Invoice | None = None) -> ReadResult:
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PdfReadError
 
@@ -347,11 +356,14 @@ def _read_pdf(data: bytes, *, max_bytes: int, pdf_capture=None) -> ReadResult:
             xml = attachments[names[wanted]]
             if len(xml) > max_bytes:
                 raise RejectedInput("the embedded XML is over the size limit", code="too_large")
-            return _read_xml(xml, container=Kind.PDF, pdf=data)
+            return _read_xml(xml, container=Kind.PDF, pdf=data, known=known)
     if any(n.lower().endswith(".xml") for n in attachments):
         listed = ", ".join(sorted(attachments))
         raise RejectedInput(f"the PDF embeds XML files ({listed}) but none named factur-x.xml, "
                             "zugferd-invoice.xml or xrechnung.xml", code="pdf_no_invoice_xml")
+    if known is not None:  # captured from the PDF's text at intake
+        return ReadResult(invoice=known, kind=Kind.PDF, syntax=Kind.PDF, pdf=data,
+                          warnings=["data captured from the PDF text by an extraction template"])
     if pdf_capture is not None:
         from .pdf_capture import pdf_text
 

@@ -61,7 +61,9 @@ def check(ctx: Context, invoice_id: str) -> dict:
         return {"verdict": "ok", "blocking": 0}
     original = ctx.documents.get(rec.original_key)
     supplier = ctx.directory.supplier(rec.supplier_id)
-    read = read_document(original, max_bytes=ctx.settings.max_input_bytes, pdf_capture=pdf_capture_for(ctx, supplier))
+    # opened again for the official rules (its XML, its PDF container), not mapped again: the canonical invoice is reused
+    read = read_document(original, max_bytes=ctx.settings.max_input_bytes, pdf_capture=pdf_capture_for(ctx, supplier),
+                         invoice=inv)
     inv, added = auto_complete(inv, supplier)
     if added:  # opt-in: the missing French mentions are added, and the timeline says which
         key = ctx.documents.put(f"canonical/{rec.supplier_id}/{invoice_id}-completed.json",
