@@ -635,7 +635,8 @@ def run(out: Path) -> int:
         stats = (f"{len(rt.registry.invocations)} Lambda invocations, {mails} e-mails, {len(received)} webhook(s) taken "
                  f"by Groupe Hexa (after {len(receiver.requests) - len(received)} 503s, retried 1 and 5 min later), "
                  f"{len(hotels_api.accepted())} by the Hôtels du Rhône (after 5 503s: 1, 5, 15, 60 min, 3 h), "
-                 f"{len(pa.flows)} PA flows, schedules fired: {schedules}; "
+                 f"{len(pa.flows)} PA flows, schedules fired: {schedules}, "
+                 f"{len(rt.one_time.fired)} milestone wake-ups (EventBridge Scheduler one-time schedules); "
                  f"virtual {rt.now() - DEFAULT_START} in {time.monotonic() - wall:.0f}s of wall time")
     print("5/5 summary")
     print(table)
