@@ -5,7 +5,8 @@ AWS) but never runs them. The local runtime asks `due()` for the next time one f
 runs those whose time has come, as Scheduler does: the universal target `sfn:sendTaskSuccess`
 hands the task token back (the milestone loop's wake-up, layers/common/facteur/adapters/wakeups.py);
 an error of the target (a token already used) is what Scheduler records and drops. A schedule
-with `ActionAfterCompletion: DELETE` is then deleted; another one never fires twice.
+with `ActionAfterCompletion: DELETE` is then deleted; another one (Facteur's: NONE) never fires
+twice for the same time and input (an update gives it new ones).
 
 Read from moto's backend in this process (every schedule of every group, without one API call
 per schedule at each step of the clock)."""

@@ -269,4 +269,5 @@ def failure_handler(event, context):
         invoice_id=failure.invoice_id, kind=EventKind.FAILED, at=clock.now(),
         detail={"error": error.get("Error", "Unknown"), "cause": public_cause(error.get("Cause"))}),
         mutate=lambda r: setattr(r, "next_due_at", None))
+    get_context().wakeups.cancel(failure.invoice_id)  # no wake-up left for a path that ended
     return {"recorded": "failed"}

@@ -85,7 +85,7 @@ def test_woken_by_its_schedule_then_ended_by_the_payment_in_six_transitions(rt):
     iid = post(rt)
     t0 = rt.now()
     s = schedule(rt, iid)
-    assert s is not None and s["ActionAfterCompletion"] == "DELETE"
+    assert s is not None and s["ActionAfterCompletion"] == "NONE"  # kept after firing: the next park updates it
     at = s["ScheduleExpression"]  # the 48 h "not opened" milestone, to the second
     assert at.startswith(f"at({(t0 + timedelta(hours=48)).strftime('%Y-%m-%dT%H:%M')}"), at
     rt.advance(timedelta(hours=50))
@@ -116,12 +116,12 @@ def test_a_lost_schedule_is_made_up_for_by_the_watchdog(rt):
 
 
 def test_a_throttled_scheduler_is_retried_by_the_path(rt):
-    res = requests.post(f"{local_url(rt)}/faults", json={"target": "scheduler:CreateSchedule",
+    res = requests.post(f"{local_url(rt)}/faults", json={"target": "scheduler:UpdateSchedule",
                                                          "error": "ThrottlingException", "times": 2}, timeout=30)
     assert res.status_code == 201
     iid = post(rt)
     faults = requests.get(f"{local_url(rt)}/faults", timeout=30).json()
-    assert sum(1 for f in faults["fired"] if f["target"] == "scheduler:CreateSchedule") == 2
+    assert sum(1 for f in faults["fired"] if f["target"] == "scheduler:UpdateSchedule") == 2
     assert schedule(rt, iid) is not None
     status, entered = history(rt, iid)
     assert status == "RUNNING" and entered == ["Check", "Dispatch", "Milestones"]  # retried within the state

@@ -123,3 +123,24 @@ def test_a_billing_system_may_drop_only_under_its_own_prefix():
     assert st["Effect"] == "Deny" and st["Principal"] == "*" and "s3:PutObject" in st["Action"]
     assert st["NotResource"] == {"Fn::Sub": "${InboundBucket.Arn}/in/${!aws:PrincipalTag/facteur-supplier}/*"}
     assert st["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["IngestApiFunctionRole", "Arn"]}}}
+
+
+def test_the_milestone_wake_ups_are_scoped_to_their_group_and_state_machine():
+    """EventBridge Scheduler may only hand tokens back to the invoice state machine, assumed from this
+    account's schedules; the loop may only manage its group's schedules and pass only that role."""
+    from facteur_local.deployer import load_template, translate
+
+    tpl = translate(load_template(ROOT / "template.yaml"), "eu-west-3")["Resources"]
+    role = tpl["WakeRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    (policy,) = role["Policies"]
+    (st,) = policy["PolicyDocument"]["Statement"]
+    assert st["Action"] == ["states:SendTaskSuccess"] and "stateMachine:facteur-invoice-" in str(st["Resource"])
+    statements = [s for p in tpl["ProgressFunctionRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    wake = [s for s in statements if any(a.startswith("scheduler:") for a in s["Action"])]
+    assert [sorted(s["Action"]) for s in wake] == [["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:UpdateSchedule"]]
+    assert "schedule/${WakeScheduleGroup}/*" in str(wake[0]["Resource"])
+    (pass_role,) = [s for s in statements if s["Action"] == ["iam:PassRole"]]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["WakeRole", "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}

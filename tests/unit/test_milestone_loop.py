@@ -173,7 +173,7 @@ def test_one_schedule_per_invoice_replaced_at_each_park_and_deleted_at_the_end(s
     wakeups.set("inv_1", "token-2", NOW + timedelta(hours=1, seconds=29, milliseconds=1))  # an event moved it: replaced
     s = scheduler.get_schedule(Name=schedule_name("inv_1"), GroupName="facteur-test")
     assert s["ScheduleExpression"] == "at(2026-12-10T10:00:30)" and s["ScheduleExpressionTimezone"] == "UTC"
-    assert s["ActionAfterCompletion"] == "DELETE" and s["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert s["ActionAfterCompletion"] == "NONE" and s["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert s["Target"]["Arn"] == SEND_TASK_SUCCESS and s["Target"]["RoleArn"].endswith(":role/wake")
     assert json.loads(s["Target"]["Input"]) == {"TaskToken": "token-2", "Output": json.dumps({"woken_by": "planned"})}
     assert len(scheduler.list_schedules(GroupName="facteur-test")["Schedules"]) == 1
@@ -187,9 +187,9 @@ def test_scheduler_errors_are_classified():
     from facteur.errors import PermanentError
 
     class Throttled:
-        def create_schedule(self, **kw):
+        def update_schedule(self, **kw):
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "CreateSchedule")
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "UpdateSchedule")
 
     with pytest.raises(RetryableError):
         WakeUps(Throttled(), "g", "r").set("inv_1", "t", NOW)

@@ -4,9 +4,11 @@ The invoice's execution parks in a single `.waitForTaskToken` state; at the plan
 schedule hands the task token back itself (Scheduler's universal target `sfn:sendTaskSuccess`),
 so a wake-up is one state transition: no Wait, no Choice, no polling. An event that moves the
 invoice earlier (a payment, a dispute...) hands the token back first; the loop then plans again
-and the schedule is replaced (same name: one schedule per invoice, whatever the number of
-wake-ups), or deleted when the path ends. A schedule that fires after its token was used fails
-harmlessly (TaskTimedOut / InvalidToken) and deletes itself (`ActionAfterCompletion: DELETE`).
+and the schedule is updated (same name: one schedule per invoice, whatever the number of
+wake-ups), and deleted when the path ends. A fired schedule is kept (`ActionAfterCompletion:
+NONE`): a deletion after completion could race with the loop updating it for its next wake-up
+and remove the new one. A schedule that fires after its token was used fails harmlessly
+(TaskTimedOut / InvalidToken).
 
 If a schedule is lost all the same, the state's own timeout (statemachines/invoice.asl.yaml)
 wakes the loop within 35 days: an invoice is never parked forever."""
@@ -41,7 +43,7 @@ class WakeUps:
         spec = {
             "Name": schedule_name(invoice_id), "GroupName": self.group,
             "ScheduleExpression": f"at({at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})", "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": {"Mode": "OFF"}, "ActionAfterCompletion": "DELETE",
+            "FlexibleTimeWindow": {"Mode": "OFF"}, "ActionAfterCompletion": "NONE",
             "Description": f"wake the milestone loop of {invoice_id}",
             "Target": {
                 "Arn": SEND_TASK_SUCCESS, "RoleArn": self.role_arn,
@@ -51,14 +53,14 @@ class WakeUps:
             },
         }
         try:
-            try:
-                self.client.create_schedule(**spec)
-            except ClientError as exc:
-                if error_code(exc) != "ConflictException":
-                    raise
+            try:  # after the first park the invoice's schedule exists: one call
                 self.client.update_schedule(**spec)
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+                self.client.create_schedule(**spec)
         except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, "Scheduler.CreateSchedule") from exc
+            raise classify(exc, "Scheduler.UpdateSchedule") from exc
 
     def cancel(self, invoice_id: str) -> None:
         """No wake-up any more (the path ended); nothing to cancel is not an error."""
