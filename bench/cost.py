@@ -93,7 +93,9 @@ def run_path(path: str, n: int) -> tuple[dict, dict, int]:
                 pay()
             else:
                 rt.advance_to(t0 + timedelta(days=125))
-        running = rt.executions("RUNNING")
+        running, failed = rt.executions("RUNNING"), rt.executions("FAILED")
+        if failed:
+            raise SystemExit(f"{path}: {len(failed)} execution(s) failed: {[e['name'] for e in failed]}")
         count_transitions(rt.client("stepfunctions"), rt.executions())
         days = max(1, (rt.now() - t0).days)
         scheduled = [s for s in METER.usage if s.startswith("fn:") and any(x in s for x in SCHEDULED)]
