@@ -14,27 +14,10 @@ from datetime import timedelta
 import pytest
 import requests
 
+from bench.cost import ONE_RECIPIENT as DIRECTORY  # the path `make bench` prices
 from facteur_local.runtime import LocalRuntime
 from tests.e2e.helpers import ROOT, api, local_url
 
-DIRECTORY = """
-suppliers:
-  - id: atelier-dupont
-    name: Atelier Dupont SARL
-    siren: "732829320"
-    vat_id: FR44732829320
-    mail_from: factures@atelier-dupont.example
-    api_keys: [demo-key-atelier-dupont]
-    customers:
-      - id: boulangerie-martin
-        name: Boulangerie Martin SAS
-        siren: "552100554"
-        vat_id: FR96552100554
-        formats: [facturx]
-        recipients:
-          - {id: bm-compta, name: Service comptabilité, role: payer, email: compta@boulangerie-martin.example}
-        milestones: {download_within_hours: 48, remind_every_hours: 72, max_download_reminders: 1}
-"""
 GROUP = "facteur-dev"
 
 
