@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import requests
@@ -52,8 +52,8 @@ def schedule(rt, iid: str) -> dict | None:
         return None
 
 
-def history(rt, iid: str) -> tuple[str, list[str]]:
-    arn = rt.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{iid}"
+def history(rt, execution: str) -> tuple[str, list[str]]:
+    arn = rt.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{execution}"
     sfn = rt.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
@@ -122,3 +122,31 @@ def test_a_held_invoice_goes_through_dispatch_unsent_and_its_path_ends_held(rt):
     assert history(rt, iid) == ("SUCCEEDED", ["Check", "Dispatch", "Milestones", "Held"])
     assert [m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid] == []  # never left
     assert schedule(rt, iid) is None
+
+
+def test_an_invoice_held_until_the_customer_s_date_is_checked_again_and_sent_that_morning(rt):
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    day = (rt.now().astimezone(paris) + timedelta(days=3)).date()  # the customer's year-end closing ends then
+    customer = {"name": "Cave Leroy SARL", "siren": "542051180", "vat_id": "FR59542051180", "formats": ["facturx"],
+                "recipients": [{"id": "cl-compta", "name": "Comptabilité", "role": "payer", "email": "compta@cave-leroy.example"}],
+                "hold": {"not_before": day.isoformat()}}
+    assert api(rt, "PUT", "/customers/cave-leroy", json=customer).status_code == 200
+    iid = post(rt, name="Cave Leroy SARL", legal_identifier="542051180", vat_identifier="FR59542051180",
+               einvoicing_addr="542051180")
+    held = api(rt, "GET", f"/invoices/{iid}").json()
+    assert held["status"] == "held" and [f["rule"] for f in held["findings"] if f["severity"] in ("fatal", "error")] == ["HOLD-NOT-BEFORE"]
+    assert held["next_due_at"].startswith(f"{day - timedelta(days=1)}T23:00")  # that day's start in Paris (UTC+1)
+    mails = lambda: [m for m in rt.outbox.mails if m.tags.get("invoice_id") == iid]
+    rt.advance_to(datetime.combine(day, time(5, 59), tzinfo=UTC))
+    assert mails() == []  # nothing leaves before the date
+    rt.advance_to(datetime.combine(day, time(8), tzinfo=UTC))
+    (mail,) = mails()  # the daily sweep (06:00 UTC) checked it again: it passed, it left
+    assert mail.to == ["compta@cave-leroy.example"] and mail.sent_at.astimezone(paris).date() == day
+    events = api(rt, "GET", f"/invoices/{iid}/timeline").json()["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("redriven") < kinds.index("deposited") < kinds.index("sent")
+    (redriven,) = [e for e in events if e["kind"] == "redriven"]
+    assert redriven["detail"]["run"] == 2
+    assert history(rt, f"{iid}-2") == ("RUNNING", ["Check", "Dispatch", "Milestones"])  # its second run, now following it

@@ -43,23 +43,53 @@ def test_every_due_invoice_is_handled_once_and_the_next_pass_reads_none_of_them(
     paid = _add(ctx, 0, Status.PAID, NOW - timedelta(days=3))  # left in the index by an ended path
     waiting = _add(ctx, 1, Status.DOWNLOADED, NOW + timedelta(days=2))  # its path wakes later: not due
     first = sweep(ctx)
-    assert first == {"checked": 251, "overdue": 250, "redriven": 0}
+    assert first == {"checked": 251, "overdue": 250, "redriven": 0, "rechecked": 0}
     assert all(ctx.store.has_event(i, "milestone:overdue") for i in late)
     assert all(ctx.store.get(i).next_due_at == NOW + timedelta(days=1) for i in late)  # back tomorrow, not today
     assert ctx.store.get(paid).next_due_at is None  # nothing left to watch
     assert ctx.store.get(waiting).next_due_at == NOW + timedelta(days=2)
-    assert sweep(ctx) == {"checked": 0, "overdue": 0, "redriven": 0}  # items read = items due
+    assert sweep(ctx) == {"checked": 0, "overdue": 0, "redriven": 0, "rechecked": 0}  # items read = items due
 
 
 def test_overdue_is_recorded_once_across_daily_passes(ctx):
     iid = _add(ctx, 0, Status.DELIVERED, NOW - timedelta(minutes=5))
     sweep(ctx)
     clock.set_provider(lambda: NOW + timedelta(days=1, minutes=1))
-    assert sweep(ctx) == {"checked": 1, "overdue": 0, "redriven": 0}
+    assert sweep(ctx) == {"checked": 1, "overdue": 0, "redriven": 0, "rechecked": 0}
     assert [e.kind for e in ctx.store.timeline(iid)].count(EventKind.OVERDUE) == 1
 
 
 def test_an_invoice_not_yet_due_is_only_moved_to_the_next_pass(ctx):
     iid = _add(ctx, 0, Status.SENT, NOW - timedelta(minutes=5), due=date(2027, 2, 28))
-    assert sweep(ctx) == {"checked": 1, "overdue": 0, "redriven": 0}
+    assert sweep(ctx) == {"checked": 1, "overdue": 0, "redriven": 0, "rechecked": 0}
     assert ctx.store.get(iid).next_due_at == NOW + timedelta(days=1)
+
+
+class _Starts:
+    class exceptions:  # boto3's shape
+        class ExecutionAlreadyExists(Exception):
+            pass
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict:
+        self.started.append(name)
+        return {}
+
+
+def test_an_invoice_held_only_until_its_customer_s_date_runs_again_that_morning(ctx):
+    ctx.clients["stepfunctions"] = starts = _Starts()
+    ctx.settings.state_machine_arn = "arn:aws:states:eu-west-3:1:stateMachine:facteur-invoice-dev"
+    dated = _add(ctx, 0, Status.HELD, NOW - timedelta(hours=7))  # held until today (00:00 Paris)
+    other = _add(ctx, 1, Status.HELD, NOW - timedelta(hours=7))  # held for another reason too, meanwhile
+    hold = {"rule": "HOLD-NOT-BEFORE", "severity": "error"}
+    for iid, findings in ((dated, [hold]), (other, [hold, {"rule": "BR-FR-12", "severity": "fatal"}])):
+        rec = ctx.store.get(iid)
+        rec.findings = findings
+        ctx.store.save(rec, None, rec.version)
+    assert sweep(ctx) == {"checked": 2, "overdue": 0, "redriven": 0, "rechecked": 1}
+    assert starts.started == [f"{dated}-2"]  # its second run: checked again (nothing overridden)
+    assert [e.detail["run"] for e in ctx.store.timeline(dated) if e.kind is EventKind.REDRIVEN] == [2]
+    assert ctx.store.get(dated).next_due_at is None and ctx.store.get(other).next_due_at is None
+    assert sweep(ctx)["checked"] == 0  # once

@@ -59,8 +59,8 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
 
         if clock.now().astimezone(ZoneInfo("Europe/Paris")).date() < h.not_before:
             out.append(_f("HOLD-NOT-BEFORE", "BG-7", f"{customer.name} takes no invoice before {h.not_before}: held until "
-                          "then (release it on that day)", f"{customer.name} ne reçoit pas de facture avant le "
-                          f"{h.not_before:%d/%m/%Y} : retenue jusque-là (la libérer ce jour-là)"))
+                          "then, checked again and sent that morning", f"{customer.name} ne reçoit pas de facture avant le "
+                          f"{h.not_before:%d/%m/%Y} : retenue jusque-là, contrôlée de nouveau et envoyée ce matin-là"))
     # Who is reachable is what dispatch will do (one rule: pipeline.dispatch.plan_dispatch), so
     # that an invoice nobody can receive is held here, with why, instead of failing at dispatch.
     from ..pipeline.dispatch import plan_dispatch

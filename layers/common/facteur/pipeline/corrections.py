@@ -35,7 +35,8 @@ def _held(ctx: Context, supplier_id: str, invoice_id: str) -> InvoiceRecord:
 def _run_number(ctx: Context, invoice_id: str) -> int:
     """The next run of the invoice's path (the first execution was run 1)."""
     return 2 + sum(1 for e in ctx.store.timeline(invoice_id)
-                   if e.kind in (EventKind.RELEASED, EventKind.CORRECTED, EventKind.RETRIED))
+                   if e.kind in (EventKind.RELEASED, EventKind.CORRECTED, EventKind.RETRIED)
+                   or (e.kind is EventKind.REDRIVEN and (e.detail or {}).get("run")))
 
 
 def retry(ctx: Context, supplier_id: str, invoice_id: str) -> dict:

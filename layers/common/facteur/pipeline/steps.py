@@ -94,12 +94,25 @@ def check(ctx: Context, invoice_id: str) -> dict:
         blocking = []
     kind = EventKind.HELD if blocking else EventKind.DEPOSITED
     count("InvoicesHeld" if blocking else "InvoicesDeposited")
+    recheck_at = _dated_hold(blocking, customer)
+
     def verdict(r: InvoiceRecord) -> None:
-        r.findings, r.next_due_at = as_dicts, None  # out of `received`: no longer watched as stale
+        # out of `received`: no longer watched as stale; held only until a date: checked again that morning (the sweep)
+        r.findings, r.next_due_at = as_dicts, recheck_at
 
     apply_event(ctx.store, invoice_id, Event(invoice_id=invoice_id, kind=kind, at=clock.now(), detail=detail),
                 mutate=verdict)
     return {"verdict": "held" if blocking else "ok", "blocking": len(blocking)}
+
+
+def _dated_hold(blocking: list[Finding], customer: Customer | None):
+    """When the only thing holding the invoice is the customer's `not_before` date: that day's
+    start (Paris), when the daily sweep checks it again; else None (the supplier acts)."""
+    if not blocking or {f.rule for f in blocking} != {"HOLD-NOT-BEFORE"} or customer is None or customer.hold.not_before is None:
+        return None
+    from ..reminders.planner import start_of_day
+
+    return start_of_day(customer.hold.not_before)
 
 
 def _losses(inv: Invoice, customer: Customer | None, not_read: list[str]) -> list[Finding]:

@@ -26,12 +26,15 @@ def sweep(ctx: Context) -> dict:
     next daily pass, or out of the index when nothing is left to watch), so that a pass reads what
     is due and nothing it has already handled."""
     now = clock.now()
-    overdue = checked = redriven = 0
+    overdue = checked = redriven = rechecked = 0
     for supplier_id in ctx.directory.suppliers():
         for rec in ctx.store.due(supplier_id, now):
             checked += 1
             if rec.status is Status.RECEIVED:  # stuck on the way in: never left `received`
                 redriven += redrive(ctx, rec)
+                continue
+            if rec.status is Status.HELD:  # held until the customer's date, which has come
+                rechecked += recheck_dated_hold(ctx, rec)
                 continue
             if rec.status not in OPEN:  # paid, closed, held...: nothing left for the sweep to watch
                 _next_check(ctx, rec, None)
@@ -48,7 +51,7 @@ def sweep(ctx: Context) -> dict:
     count("Overdue", overdue)
     if redriven:
         logger.warning("stale received invoices re-driven", extra={"count": redriven})
-    return {"checked": checked, "overdue": overdue, "redriven": redriven}
+    return {"checked": checked, "overdue": overdue, "redriven": redriven, "rechecked": rechecked}
 
 
 def _next_check(ctx: Context, rec: InvoiceRecord, when) -> None:
@@ -60,6 +63,25 @@ def _next_check(ctx: Context, rec: InvoiceRecord, when) -> None:
             r.next_due_at = when
 
     save_description(ctx, rec.invoice_id, move)
+
+
+def recheck_dated_hold(ctx: Context, rec: InvoiceRecord) -> int:
+    """An invoice held only by its customer's `not_before` date (HOLD-NOT-BEFORE) runs its path
+    again on that day: checked again (nothing else is overridden: a new finding holds it again)
+    and sent if it passes. Once per date: the run is on its timeline."""
+    from ..pipeline.corrections import _run_number
+
+    blocking = {f.get("rule") for f in rec.findings if f.get("severity") in ("fatal", "error")}
+    if blocking != {"HOLD-NOT-BEFORE"}:
+        _next_check(ctx, rec, None)  # held for other reasons meanwhile: the supplier acts
+        return 0
+    run = _run_number(ctx, rec.invoice_id)
+    _start_workflow(ctx, rec.invoice_id, rec.supplier_id, run=run)
+    apply_event(ctx.store, rec.invoice_id, Event(invoice_id=rec.invoice_id, kind=EventKind.REDRIVEN, at=clock.now(),
+                                                 id=f"hold-date:{run}", detail={"why": "the customer's date has come: "
+                                                                                "checked again", "run": run}),
+                mutate=lambda r: setattr(r, "next_due_at", None))
+    return 1
 
 
 def redrive(ctx: Context, rec: InvoiceRecord) -> int:
