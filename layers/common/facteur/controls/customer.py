@@ -13,6 +13,14 @@ def _f(rule: str, bt: str, en: str, fr: str) -> Finding:
     return Finding(rule=rule, severity=Severity.ERROR, message=en, message_fr=fr, bt=bt, source="customer")
 
 
+DATE_HOLD = "HOLD-NOT-BEFORE"  # held until the customer's `not_before` date, then checked again (reminders/sweep.py)
+
+
+def only_date_hold(blocking_rules: set[str]) -> bool:
+    """Held by the customer's date and nothing else: the daily sweep checks it again on that day."""
+    return blocking_rules == {DATE_HOLD}
+
+
 def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
     if customer is None:
         return [_f("CUST-UNKNOWN", "BG-7", "the buyer is not in the supplier's customer directory (no recipient to send to)",
@@ -58,7 +66,7 @@ def check_customer(inv: Invoice, customer: Customer | None) -> list[Finding]:
         from .. import clock
 
         if clock.now().astimezone(ZoneInfo("Europe/Paris")).date() < h.not_before:
-            out.append(_f("HOLD-NOT-BEFORE", "BG-7", f"{customer.name} takes no invoice before {h.not_before}: held until "
+            out.append(_f(DATE_HOLD, "BG-7", f"{customer.name} takes no invoice before {h.not_before}: held until "
                           "then, checked again and sent that morning", f"{customer.name} ne reçoit pas de facture avant le "
                           f"{h.not_before:%d/%m/%Y} : retenue jusque-là, contrôlée de nouveau et envoyée ce matin-là"))
     # Who is reachable is what dispatch will do (one rule: pipeline.dispatch.plan_dispatch), so

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from .. import clock
 from ..adapters.aws_errors import classify
 from ..context import Context
-from ..controls.customer import check_customer, check_seller
+from ..controls.customer import check_customer, check_seller, only_date_hold
 from ..controls.document import check_read
 from ..controls.findings import Finding, Severity
 from ..controls.french import auto_complete, french_rules_apply
@@ -108,7 +108,7 @@ def check(ctx: Context, invoice_id: str) -> dict:
 def _dated_hold(blocking: list[Finding], customer: Customer | None):
     """When the only thing holding the invoice is the customer's `not_before` date: that day's
     start (Paris), when the daily sweep checks it again; else None (the supplier acts)."""
-    if not blocking or {f.rule for f in blocking} != {"HOLD-NOT-BEFORE"} or customer is None or customer.hold.not_before is None:
+    if not only_date_hold({f.rule for f in blocking}) or customer is None or customer.hold.not_before is None:
         return None
     from ..reminders.planner import start_of_day
 
@@ -275,18 +275,18 @@ def milestone(ctx: Context, invoice_id: str, token: str) -> dict:
     out = {"outcome": "held"} if rec.status in NOT_DISPATCHABLE else progress(ctx, invoice_id)
     sfn = ctx.client("stepfunctions")
     outcome = out["outcome"]
-    if outcome in ENDINGS:
-        ctx.wakeups.cancel(invoice_id)
-        ctx.store.take_wait_token(invoice_id)
-        try:
+    try:
+        if outcome in ENDINGS:
+            ctx.wakeups.cancel(invoice_id)
+            ctx.store.take_wait_token(invoice_id)
             sfn.send_task_failure(taskToken=token, error=ENDINGS[outcome], cause=f"the invoice's path ended: {outcome}")
-        except ClientError as exc:
-            raise classify(exc, "SendTaskFailure") from exc
-        return out
+            return out
+        if outcome == "act":  # something is due now (a deferred delivery's retry): straight round again
+            sfn.send_task_success(taskToken=token, output='{"woken_by": "due now"}')
+            return out
+    except ClientError as exc:  # throttled: the state retries the step (never parked without a way back)
+        raise classify(exc, "SendTask") from exc
     ctx.store.park(invoice_id, token)
-    if outcome == "act":  # something is due now (a deferred delivery's retry): straight round again
-        tracker.wake(ctx, invoice_id, "due now")
-        return out
     seconds = max(MIN_SCHEDULE_SECONDS, int(out["wait_seconds"]))
     ctx.wakeups.set(invoice_id, token, clock.now() + timedelta(seconds=seconds))
     rec = ctx.store.get(invoice_id)

@@ -69,10 +69,10 @@ def recheck_dated_hold(ctx: Context, rec: InvoiceRecord) -> int:
     """An invoice held only by its customer's `not_before` date (HOLD-NOT-BEFORE) runs its path
     again on that day: checked again (nothing else is overridden: a new finding holds it again)
     and sent if it passes. Once per date: the run is on its timeline."""
+    from ..controls.customer import only_date_hold
     from ..pipeline.corrections import _run_number
 
-    blocking = {f.get("rule") for f in rec.findings if f.get("severity") in ("fatal", "error")}
-    if blocking != {"HOLD-NOT-BEFORE"}:
+    if not only_date_hold({str(f.get("rule")) for f in rec.findings if f.get("severity") in ("fatal", "error")}):
         _next_check(ctx, rec, None)  # held for other reasons meanwhile: the supplier acts
         return 0
     run = _run_number(ctx, rec.invoice_id)
